@@ -1,0 +1,139 @@
+"""Generate `tap_daktela/schemas/*.json` from Daktela's OpenAPI read schemas.
+
+Run: `python -m scripts.generate_schemas [path/to/openapi.json]`. The output is committed; the tap never
+reads the OpenAPI file at run time. Rules (see SPEC section 3 and FACTS section 7):
+- every field is nullable except the primary key; enums are dropped (instances add values);
+- naive Daktela datetimes become `format: date-time` (the tap converts them to ISO 8601 with offset);
+- foreign keys are declared one level deep (their scalar fields typed), deeper ones are free-form objects;
+- many-to-many arrays, `customFields`, `options` and other free-form values are declared permissively,
+  because PHP sends an empty object as `[]`;
+- where real samples disagree with the OpenAPI file, samples win (an activity's `item` is an object).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from tap_daktela.endpoints import ENDPOINTS
+
+PREFIX = "Daktela.Corm."
+SCHEMA_REFS = {
+    "accounts": "Crm.Account-2",
+    "activities": "Activities.Activity-2",
+    "activitiesCall": "Activities.Calls.CallItem-2",
+    "activitiesChat": "Activities.Web.WebItem-2",
+    "activitiesEmail": "Activities.Emails.EmailItem-2",
+    "campaignsRecords": "Campaigns.Record-2",
+    "contacts": "Crm.Contact-2",
+    "crmRecords": "Crm.Record-2",
+    "groups": "Groups.Group-2",
+    "pauses": "Pauses.Pause-2",
+    "queues": "Queues.Queue-2",
+    "statuses": "Statuses.Status-2",
+    "templates": "Templates.Template-2",
+    "tickets": "Tickets.Ticket-2",
+    "users": "Users.User-2",
+}
+# activitiesChat is the legacy web-chat model (FACTS 7.4); it keeps these fields of the current web model.
+CHAT_FIELDS = (
+    *("name", "title", "email", "phone", "wait_time", "duration", "answered", "disconnection", "time"),
+    *("missed", "missed_time", "queue", "user", "contact", "options"),
+)
+FREE_FORM = {"type": ["object", "array", "null"]}
+FREE_ARRAY = {"type": ["array", "null"], "items": {}}
+# Keys seen in real responses but missing from the OpenAPI read schemas (FACTS 7.2 "+obs").
+OBSERVED_EXTRA = {
+    "activities": {"item": FREE_FORM, "anonymized": {"type": ["boolean", "null"]}},
+    "activitiesCall": {"hold_time": {"type": ["integer", "null"]}, "activities": FREE_ARRAY},
+    "activitiesChat": {"activities": FREE_ARRAY, "missed": {"type": ["string", "null"]}},
+    "activitiesEmail": {"files": FREE_ARRAY, "attachments": FREE_ARRAY, "activities": FREE_ARRAY},
+}
+DATETIME_NAME = re.compile(
+    r"^(created|edited|closed|reopen|time|nextcall|first_answer|sla_change|sla_deadtime|date|last_login"
+    r"|.*_time|time_.*|.*_date|.*_deadline|last_activity.*|missed_time|.*expir.*)$"
+)
+NOT_DATETIME = {"time_wait_limit"}
+
+
+def _variants(prop: dict) -> list[dict]:
+    return prop.get("anyOf") or prop.get("oneOf") or [prop]
+
+
+def _is_datetime(name: str, prop: dict) -> bool:
+    text = (prop.get("description") or "").lower()
+    return name not in NOT_DATETIME and (
+        bool(DATETIME_NAME.match(name)) or "date of" in text or text.startswith("time ")
+    )
+
+
+def _scalar(name: str, prop: dict, nullable: bool) -> dict:
+    types: list[str] = []
+    for variant in _variants(prop):
+        kind = variant.get("type")
+        for one in kind if isinstance(kind, list) else [kind]:
+            if one and one != "null" and one not in types:
+                types.append(one)
+    if types == ["string"] and _is_datetime(name, prop):
+        out: dict = {"type": ["string", "null"], "format": "date-time"}
+    elif not types or "object" in types or "array" in types:
+        return FREE_FORM if "array" not in types or "object" in types else FREE_ARRAY
+    else:
+        if types == ["integer", "number"] or types == ["number", "integer"]:
+            types = ["number"]
+        out = {"type": [*types, "null"] if nullable or len(types) > 1 else types}
+    if not nullable:
+        out["type"] = [t for t in out["type"] if t != "null"]
+    if prop.get("description"):
+        out["description"] = prop["description"].strip()
+    return out
+
+
+def _ref(prop: dict) -> str | None:
+    for variant in _variants(prop):
+        if "$ref" in variant:
+            return variant["$ref"].rsplit("/", 1)[-1]
+    return None
+
+
+def _property(name: str, prop: dict, components: dict, depth: int, nullable: bool = True) -> dict:
+    ref = _ref(prop)
+    if ref:
+        if depth >= 1 or ref not in components:
+            return FREE_FORM
+        nested = components[ref]
+        properties = {
+            key: _property(key, value, components, depth + 1) for key, value in nested.get("properties", {}).items()
+        }
+        return {"type": ["object", "null"], "properties": properties}
+    if name in ("customFields", "options"):
+        return FREE_FORM
+    if any(v.get("type") == "array" for v in _variants(prop)):
+        return FREE_ARRAY
+    return _scalar(name, prop, nullable)
+
+
+def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
+    source = components[PREFIX + SCHEMA_REFS[endpoint]]["properties"]
+    if endpoint == "activitiesChat":
+        source = {key: value for key, value in source.items() if key in CHAT_FIELDS}
+    properties = {
+        key: _property(key, value, components, depth=0, nullable=key != primary_key) for key, value in source.items()
+    }
+    properties.update(OBSERVED_EXTRA.get(endpoint, {}))
+    return {"type": "object", "properties": properties, "required": [primary_key]}
+
+
+def main(openapi_path: str = "../shared/daktela-api/openapi.json") -> None:
+    components = json.loads(Path(openapi_path).read_text())["components"]["schemas"]
+    out_dir = Path(__file__).resolve().parent.parent / "tap_daktela" / "schemas"
+    for endpoint in ENDPOINTS:
+        schema = build_schema(endpoint.name, components, endpoint.primary_key)
+        (out_dir / f"{endpoint.name}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+        print(f"{endpoint.name}: {len(schema['properties'])} properties")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,127 @@
+"""Logging in to Daktela and carrying the token.
+
+The token travels only in the `X-AUTH-TOKEN` header. A login-issued token can expire mid-run; the
+authenticator then logs in once more and the request is repeated (see `DaktelaStream.validate_response`).
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+import requests
+
+from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
+
+TOKEN_HEADER = "X-AUTH-TOKEN"
+
+
+def api_url(base_url: str, path: str) -> str:
+    """`https://x.daktela.com` (with or without a trailing slash or `/api/v6`) + `tickets.json`."""
+    base = base_url.rstrip("/")
+    if base.endswith("/api/v6"):
+        base = base[: -len("/api/v6")]
+    return f"{base}/api/v6/{path}"
+
+
+def _post_login(url: str, username: str, password: str, *, verify_ssl: bool, timeout: float) -> requests.Response:
+    try:
+        return requests.post(
+            api_url(url, "login.json"),
+            data={"username": username, "password": password, "only_token": "1"},
+            timeout=timeout,
+            verify=verify_ssl,
+        )
+    except requests.exceptions.SSLError as exc:
+        raise DaktelaConnectionError(f"TLS certificate check failed for {url} (set verify_ssl to false?)") from exc
+    except requests.exceptions.RequestException as exc:
+        raise DaktelaConnectionError(f"cannot reach Daktela at {url}: {type(exc).__name__}") from exc
+
+
+def login(url: str, username: str, password: str, *, verify_ssl: bool = True, timeout: float = 30) -> str:
+    """Log in with `POST /api/v6/login.json` and return the access token."""
+    response = _post_login(url, username, password, verify_ssl=verify_ssl, timeout=timeout)
+    if response.status_code in (401, 403):
+        raise DaktelaAuthError(f"login to {url} as {username!r} failed: wrong username or password")
+    if response.status_code != 200 and response.status_code != 201:
+        raise DaktelaAPIError(f"login to {url} failed with HTTP {response.status_code}")
+    try:
+        result = response.json().get("result")
+    except ValueError as exc:
+        raise DaktelaAPIError(f"login to {url} returned a body that is not JSON (is this a Daktela URL?)") from exc
+    token = result.get("accessToken") if isinstance(result, dict) else result
+    if not isinstance(token, str) or not token:
+        raise DaktelaAPIError(f"login to {url} returned no access token")
+    return token
+
+
+def whoami(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30) -> dict:
+    """Return the user the token belongs to (`GET whoim.json`); a null user means the token is not valid."""
+    try:
+        response = requests.get(
+            api_url(url, "whoim.json"), headers={TOKEN_HEADER: token}, timeout=timeout, verify=verify_ssl
+        )
+    except requests.exceptions.RequestException as exc:
+        raise DaktelaConnectionError(f"cannot reach Daktela at {url}: {type(exc).__name__}") from exc
+    if response.status_code == 401:
+        raise DaktelaAuthError(f"the access token was refused by {url}")
+    if response.status_code != 200:
+        raise DaktelaAPIError(f"whoim on {url} failed with HTTP {response.status_code}")
+    try:
+        user = (response.json().get("result") or {}).get("user")
+    except (ValueError, AttributeError) as exc:
+        raise DaktelaAPIError(f"whoim on {url} returned a body that is not a Daktela response") from exc
+    if not user:
+        raise DaktelaAuthError(f"the access token was refused by {url}")
+    return user
+
+
+class TokenProvider:
+    """Holds the current token, shared by every stream of the tap; logs in again when told the token expired."""
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._token: str | None = config.get("access_token") or None
+
+    @property
+    def can_login(self) -> bool:
+        return bool(self._config.get("username") and self._config.get("password"))
+
+    def token(self) -> str:
+        """The current token, logging in first if there is none yet."""
+        with self._lock:
+            if self._token is None:
+                self._login()
+            assert self._token is not None
+            return self._token
+
+    def refresh(self, refused_token: str | None) -> bool:
+        """Log in again unless another thread already replaced `refused_token`. False when there is no login."""
+        with self._lock:
+            if refused_token != self._token:
+                return True
+            if not self.can_login:
+                return False
+            self._login()
+            return True
+
+    def _login(self) -> None:
+        self._token = login(
+            self._config["url"],
+            self._config["username"],
+            self._config["password"],
+            verify_ssl=self._config.get("verify_ssl", True),
+            timeout=float(self._config.get("request_timeout", 300)),
+        )
+
+
+class DaktelaAuthenticator(requests.auth.AuthBase):
+    """Puts the current token in the `X-AUTH-TOKEN` header of each request."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[TOKEN_HEADER] = self.provider.token()
+        return request
