@@ -1,0 +1,171 @@
+"""Keboola Connection component: runs tap-daktela through target-csv, one pipeline per endpoint.
+
+Data flows one way: config.json -> Config -> tap config + catalog per endpoint -> processes -> CSV files ->
+manifests and out/state.json. This module only orders those steps; each lives in its own module.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from keboola.component.base import ComponentBase, sync_action
+from keboola.component.exceptions import UserException
+from keboola.component.sync_actions import MessageType, ValidationResult
+
+from . import output
+from .configuration import ENDPOINTS, Config, ConfigError, parse_config, parse_selection
+from .runner import PipelineResult, Redactor, run_all, run_pipeline
+from .translation import (
+    StreamPlan,
+    TapError,
+    discover,
+    flat_schema,
+    plan_stream,
+    requests_share,
+    select_stream,
+    stream_fields,
+    streams_by_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class InternalError(Exception):
+    """A failure the user cannot fix (exit code 2)."""
+
+
+def _login(config: Config) -> str:
+    """Log in once; every tap reuses the token. Daktela errors are one clean line without secrets."""
+    from tap_daktela.auth import login
+    from tap_daktela.errors import DaktelaError
+
+    try:
+        return login(config.url, config.username, config.password, verify_ssl=config.verify_ssl)
+    except DaktelaError as exc:
+        raise UserException(str(exc)) from None
+
+
+class Component(ComponentBase):
+    """Daktela extractor: validated config in, one CSV table per endpoint out."""
+
+    def _config(self, *, require_endpoints: bool = True) -> Config:
+        return parse_config(self.configuration.parameters, require_endpoints=require_endpoints)
+
+    def _catalog(self, config: Config) -> dict[str, dict[str, Any]]:
+        try:
+            return streams_by_id(discover(config))
+        except TapError as exc:
+            raise InternalError(str(exc)) from None
+
+    def run(self) -> None:
+        """Validate, log in once, run the pipelines, then write manifests and state only for finished tables."""
+        config = self._config()
+        catalog = self._catalog(config)
+        for selection in config.endpoints:  # field names are checked before any request
+            if selection.endpoint not in catalog:
+                raise ConfigError(f"Unknown endpoint '{selection.endpoint}'; valid endpoints: {', '.join(ENDPOINTS)}.")
+            select_stream(catalog[selection.endpoint], selection.fields)
+
+        token = _login(config)
+        redact = Redactor([config.password, token])
+        previous = self.get_state_file() or {}
+        share = requests_share(config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints)
+        plans = [plan_stream(config, sel, catalog, token, share, previous) for sel in config.endpoints]
+        tables_dir = Path(self.tables_out_path)
+        tables_dir.mkdir(parents=True, exist_ok=True)
+
+        with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
+            results = run_all(
+                plans,
+                config.max_concurrent_endpoints,
+                lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, config.debug),
+            )
+
+        by_endpoint = {p.endpoint: p for p in plans}
+        failures = [r for r in results if not r.ok]
+        finished: dict[str, dict[str, Any]] = {}
+        bookmarks: dict[str, Any] = {}
+        for result in results:
+            if result.ok:
+                finished[result.endpoint] = self._publish(result, by_endpoint[result.endpoint], config, previous)
+                bookmarks[result.endpoint] = ((result.state or {}).get("bookmarks") or {}).get(result.endpoint)
+            else:
+                for leftover in (result.csv_path, result.csv_path.with_suffix(".csv.tmp")):
+                    leftover.unlink(missing_ok=True)
+
+        if failures:
+            self._fail(failures, skipped=len(plans) - len(results))
+        self.write_state_file(output.merge_state(previous, bookmarks, finished))
+        log.info("Extracted %d endpoint(s): %s", len(finished), ", ".join(finished))
+
+    def _publish(
+        self, result: PipelineResult, plan: StreamPlan, config: Config, previous: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Fix the CSV's columns (names, kept columns) and write its manifest; return the table's state entry."""
+        earlier = (previous.get("tables") or {}).get(plan.endpoint) or {}
+        try:
+            types = output.column_types(flat_schema(plan.schema))
+            expected = list(types)
+        except ImportError:
+            log.warning("tap_daktela.flattening is unavailable; column types default to STRING")
+            types, expected = {}, []
+        types = {**(earlier.get("types") or {}), **types}
+        if result.csv_path.exists():
+            raw = output.read_header(result.csv_path)
+        else:
+            output.write_empty_csv(result.csv_path, expected)
+            raw = expected
+        columns = output.merge_columns(output.sanitize_columns(raw), list(earlier.get("columns") or []))
+        output.finalize_csv(result.csv_path, raw, columns)
+        primary_key = output.sanitize_columns(plan.primary_key)
+        output.write_table_manifest(self, plan.endpoint, columns, types, primary_key, config.incremental)
+        return {"columns": columns, "types": {c: types.get(c, "STRING") for c in columns}}
+
+    def _fail(self, failures: list[PipelineResult], skipped: int) -> None:
+        """Raise the first failure's reason: a user error (exit 1) or an internal one (exit 2)."""
+        first = failures[0]
+        others = len(failures) - 1 + skipped
+        suffix = f" ({others} other endpoint(s) failed or were not run)" if others else ""
+        for line in first.stderr_tail[-10:]:
+            log.debug("[%s] %s", first.endpoint, line)
+        if first.user_error:
+            raise UserException(f"Endpoint '{first.endpoint}' failed: {first.user_error}{suffix}")
+        raise InternalError(f"Endpoint '{first.endpoint}' failed: {first.internal_error}{suffix}")
+
+    @sync_action("listFields")
+    def list_fields(self) -> dict[str, list[str]]:
+        """Fields of the configured endpoints (all endpoints when none): static discovery, no API request."""
+        selections = parse_selection(self.configuration.parameters)
+        params = self.configuration.parameters or {}
+        connection = params.get("connection") or {}
+        config = Config(
+            url=str(connection.get("url") or "https://instance.invalid").rstrip("/"),
+            username=str(connection.get("username") or "user"),
+            password=str(connection.get("#password") or "unused"),
+        )
+        catalog = self._catalog(config)
+        names = [s.endpoint for s in selections] or [e for e in ENDPOINTS if e in catalog]
+        return {name: stream_fields(catalog[name]) for name in names if name in catalog}
+
+    @sync_action("discoverFields")
+    def discover_fields(self) -> dict[str, list[str]]:
+        """Alias of listFields (the seed's button name)."""
+        return self.list_fields()
+
+    @sync_action("testConnection")
+    def test_connection(self) -> ValidationResult:
+        """Log in and ask who we are; the message names the user so a wrong account is obvious."""
+        from tap_daktela.auth import whoami
+        from tap_daktela.errors import DaktelaError
+
+        config = self._config(require_endpoints=False)
+        token = _login(config)
+        try:
+            user = whoami(config.url, token, verify_ssl=config.verify_ssl) or {}
+        except DaktelaError as exc:
+            raise UserException(str(exc)) from None
+        who = user.get("title") or user.get("name") or config.username
+        return ValidationResult(f"Connected to {config.url} as {who}.", MessageType.SUCCESS)

@@ -1,0 +1,199 @@
+"""Run one `tap-daktela | target-csv` pipeline per endpoint, a bounded number at once.
+
+Each pipeline is two OS processes joined by a pipe, so a slow or huge stream never holds records in this
+process: the target writes the CSV in bounded batches and only its last STATE line is kept here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .translation import StreamPlan, tap_executable, write_private_json
+
+log = logging.getLogger(__name__)
+
+USER_ERROR_PREFIX = "tap-daktela: error: "
+TARGET_BATCH_ROWS = 10_000  # rows target-csv holds before it appends to the file
+
+
+@dataclass
+class PipelineResult:
+    """Outcome of one endpoint's pipeline."""
+
+    endpoint: str
+    ok: bool
+    csv_path: Path
+    state: dict[str, Any] | None = None
+    user_error: str | None = None  # the tap's one-line reason for a user-facing failure
+    internal_error: str | None = None
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+def target_executable() -> str:
+    """`target-csv` beside the tap (same venv)."""
+    return str(Path(tap_executable()).parent / "target-csv")
+
+
+def target_settings(tables_dir: Path) -> dict[str, Any]:
+    """target-csv settings: exactly `{stream}.csv` in out/tables, no metadata columns, bounded memory, no validation."""
+    return {
+        "output_path": str(tables_dir),
+        "file_naming_scheme": "{stream_name}.csv",
+        "overwrite_behavior": "replace_file",
+        "add_record_metadata": False,
+        "validate_records": False,
+        "batch_size_rows": TARGET_BATCH_ROWS,
+    }
+
+
+class Redactor:
+    """Removes secrets from any text that is about to be logged."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _pump(stream, name: str, tail: deque, redact: Redactor, debug: bool) -> None:
+    """Forward a child's stderr to the log (debug level unless debug mode) and keep its last lines."""
+    for raw in stream:
+        line = redact(raw.rstrip("\n"))
+        tail.append(line)
+        if debug:
+            log.info("[%s] %s", name, line)
+        else:
+            log.debug("[%s] %s", name, line)
+    stream.close()
+
+
+def run_pipeline(
+    plan: StreamPlan,
+    work_dir: Path,
+    tables_dir: Path,
+    redact: Redactor,
+    debug: bool = False,
+) -> PipelineResult:
+    """Run `tap-daktela --config --catalog [--state] | target-csv --config` for one endpoint and wait for both."""
+    ep = plan.endpoint
+    base = work_dir / ep
+    base.mkdir(parents=True, exist_ok=True)
+    tap_cfg, catalog, state_file, target_cfg = (base / n for n in ("tap.json", "catalog.json", "state.json", "t.json"))
+    write_private_json(tap_cfg, plan.tap_config)
+    write_private_json(catalog, plan.catalog)
+    write_private_json(target_cfg, target_settings(tables_dir))
+    tap_cmd = [tap_executable(), "--config", str(tap_cfg), "--catalog", str(catalog)]
+    if plan.state:
+        write_private_json(state_file, plan.state)
+        tap_cmd += ["--state", str(state_file)]
+
+    env = dict(os.environ)
+    level = "DEBUG" if debug else "INFO"
+    env.update({"TAP_DAKTELA_LOGLEVEL": level, "TARGET_CSV_LOGLEVEL": level, "PYTHONUNBUFFERED": "1"})
+    csv_path = tables_dir / f"{ep}.csv"
+
+    tap = subprocess.Popen(
+        tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=base, text=True, errors="replace"
+    )
+    try:
+        target = subprocess.Popen(
+            [target_executable(), "--config", str(target_cfg)],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=base,
+            text=True,
+            errors="replace",
+        )
+    except BaseException:
+        tap.kill()
+        tap.wait()
+        raise
+    assert tap.stdout is not None
+    tap.stdout.close()  # the target owns the read end now; the tap gets SIGPIPE if the target dies
+
+    tap_tail: deque[str] = deque(maxlen=30)
+    target_tail: deque[str] = deque(maxlen=30)
+    pumps = [
+        threading.Thread(target=_pump, args=(tap.stderr, f"{ep}/tap", tap_tail, redact, debug), daemon=True),
+        threading.Thread(target=_pump, args=(target.stderr, f"{ep}/target", target_tail, redact, debug), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+
+    last_state: dict[str, Any] | None = None
+    assert target.stdout is not None
+    for line in target.stdout:  # target-csv prints each flushed STATE as one JSON line; keep only the last
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                last_state = json.loads(line)
+            except ValueError:
+                log.debug("[%s] ignoring non-JSON target output", ep)
+    tap_rc = tap.wait()
+    target_rc = target.wait()
+    for pump in pumps:
+        pump.join()
+
+    result = PipelineResult(ep, ok=False, csv_path=csv_path, state=last_state, stderr_tail=list(tap_tail))
+    if tap_rc == 0 and target_rc == 0:
+        result.ok = True
+        return result
+    user_lines = [line for line in tap_tail if line.startswith(USER_ERROR_PREFIX)]
+    if tap_rc == 1 and user_lines:
+        result.user_error = user_lines[-1][len(USER_ERROR_PREFIX) :].strip()
+    elif tap_rc != 0:
+        result.internal_error = f"tap-daktela exited with code {tap_rc}: {_last(tap_tail)}"
+    else:
+        result.internal_error = f"target-csv exited with code {target_rc}: {_last(target_tail)}"
+    return result
+
+
+def _last(lines: Iterable[str]) -> str:
+    lines = [line for line in lines if line.strip()]
+    return lines[-1] if lines else "no error output"
+
+
+def run_all(
+    plans: list[StreamPlan],
+    max_parallel: int,
+    run_one: Callable[[StreamPlan], PipelineResult],
+) -> list[PipelineResult]:
+    """Run the pipelines, at most `max_parallel` at once; after a failure, pipelines not yet started are skipped.
+
+    Threads only wait on child processes here; the work happens in the tap and target processes.
+    """
+    results: list[PipelineResult] = []
+    failed = threading.Event()
+
+    def guarded(plan: StreamPlan) -> PipelineResult | None:
+        if failed.is_set():
+            return None
+        log.info("Extracting endpoint '%s'", plan.endpoint)
+        res = run_one(plan)
+        if not res.ok:
+            failed.set()
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, max_parallel), thread_name_prefix="pipeline") as pool:
+        futures = [pool.submit(guarded, plan) for plan in plans]
+        for future in as_completed(futures):
+            res = future.result()
+            if res is not None:
+                results.append(res)
+    order = {p.endpoint: i for i, p in enumerate(plans)}
+    return sorted(results, key=lambda r: order[r.endpoint])
