@@ -1,0 +1,49 @@
+"""Writing Singer messages: orjson, block-buffered stdout, optional flat records for CSV targets."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import orjson
+from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+
+from tap_daktela.flattening import RecordFlattener
+
+
+class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
+    """Serialises with orjson and flushes only with STATE messages and at exit (a flush per record costs a
+    system call each). With `flatten` on, SCHEMA and RECORD messages are flattened (see `flattening`)."""
+
+    def __init__(self) -> None:
+        self.flatten = False
+        self._flatteners: dict[str, RecordFlattener] = {}
+        self._out = sys.stdout.buffer
+
+    def serialize_message(self, message: t.Any) -> bytes:
+        return orjson.dumps(message.to_dict(), option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+
+    def write_message(self, message: t.Any) -> None:
+        if self.flatten:
+            message = self._flattened(message)
+        self._out.write(self.serialize_message(message))
+        if isinstance(message, StateMessage):
+            self._out.flush()
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def _flattened(self, message: t.Any) -> t.Any:
+        if isinstance(message, SchemaMessage):
+            flattener = RecordFlattener(message.schema)
+            self._flatteners[message.stream] = flattener
+            return SchemaMessage(
+                stream=message.stream,
+                schema=flattener.schema,
+                key_properties=message.key_properties,
+                bookmark_properties=message.bookmark_properties,
+            )
+        if isinstance(message, RecordMessage) and message.stream in self._flatteners:
+            message.record = self._flatteners[message.stream](message.record)
+        return message

@@ -1,0 +1,203 @@
+"""tap-daktela: settings, run-wide values (token, time zone, window) and the command line."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from functools import cached_property
+
+import pendulum
+import requests
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_daktela.auth import TOKEN_HEADER, TokenProvider, api_url
+from tap_daktela.client import DaktelaStream
+from tap_daktela.dates import parse_date_setting
+from tap_daktela.errors import DaktelaConfigError, DaktelaError
+from tap_daktela.output import DaktelaWriter
+from tap_daktela.streams import STREAM_TYPES
+
+DEFAULT_TIMEZONE = "Europe/Prague"
+MAX_PAGE_SIZE = 1000
+
+
+class TapDaktela(Tap):
+    """Singer tap for the Daktela contact-center REST API v6."""
+
+    name = "tap-daktela"
+    package_name = "tap-daktela"
+    message_writer_class = DaktelaWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "url", th.StringType, required=True, description="Instance URL, e.g. https://mycompany.daktela.com"
+        ),
+        th.Property("username", th.StringType, description="User name for `POST /api/v6/login.json`"),
+        th.Property("password", th.StringType, secret=True, description="Password of `username`"),
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            description="Static API token instead of username/password (one of the two is required)",
+        ),
+        th.Property(
+            "start_date",
+            th.StringType,
+            description="Lower bound of the first sync of incremental streams: ISO date/datetime, `today`, "
+            "`yesterday`, `now` or `N days ago` (minutes, hours, weeks, months, years). Default: all history",
+        ),
+        th.Property("end_date", th.StringType, description="Upper bound (exclusive), same formats. Default: now"),
+        th.Property(
+            "timezone",
+            th.StringType,
+            description="IANA zone of Daktela's naive datetimes. Default: the instance's `_timezone`, "
+            "else Europe/Prague",
+        ),
+        th.Property("page_size", th.IntegerType, default=1000, description="Records per request (`take`), 1-1000"),
+        th.Property(
+            "max_concurrent_requests", th.IntegerType, default=10, description="Page requests in flight per stream"
+        ),
+        th.Property(
+            "lookback_window_days",
+            th.NumberType,
+            default=1,
+            description="Days before the bookmark re-read by streams keyed on a creation time (activities*)",
+        ),
+        th.Property("verify_ssl", th.BooleanType, default=True, description="Check the TLS certificate"),
+        th.Property("request_timeout", th.IntegerType, default=300, description="Seconds per request"),
+        th.Property("max_retries", th.IntegerType, default=5, description="Retries of a failed request"),
+        th.Property(
+            "backoff_base_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First retry wait; doubles each retry (a 429's Retry-After wins)",
+        ),
+        th.Property(
+            "flatten_records",
+            th.BooleanType,
+            default=False,
+            description="Emit flat records for CSV targets: nested objects as `parent_child` columns one level "
+            "down, deeper objects and arrays as JSON text",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.message_writer.flatten = bool(self.config.get("flatten_records"))  # type: ignore[attr-defined]
+        self.token_provider = TokenProvider(self.config)
+
+    def discover_streams(self) -> list[DaktelaStream]:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    # --- run-wide values, checked before the first request -------------------------------------------
+
+    def check_settings(self) -> None:
+        """Fail with one clear line on settings the tap cannot use, before any request."""
+        if not str(self.config.get("url") or "").strip():
+            raise DaktelaConfigError("url is required, e.g. https://mycompany.daktela.com")
+        if not str(self.config["url"]).startswith(("http://", "https://")):
+            raise DaktelaConfigError(f"url {self.config['url']!r} must start with https:// (or http://)")
+        if not self.config.get("access_token") and not (self.config.get("username") and self.config.get("password")):
+            raise DaktelaConfigError("set either access_token, or username and password")
+        page_size = int(self.config.get("page_size", MAX_PAGE_SIZE))
+        if page_size < 1:
+            raise DaktelaConfigError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
+        if int(self.config.get("max_concurrent_requests", 10)) < 1:
+            raise DaktelaConfigError("max_concurrent_requests must be at least 1")
+        if float(self.config.get("lookback_window_days", 1)) < 0:
+            raise DaktelaConfigError("lookback_window_days must be 0 or more")
+        if self.config.get("timezone"):
+            try:
+                pendulum.timezone(self.config["timezone"])
+            except Exception as exc:
+                raise DaktelaConfigError(f"timezone {self.config['timezone']!r} is not an IANA time zone") from exc
+        start, end = self.start_date, self.end_date
+        if start is not None and end is not None and start > end:
+            raise DaktelaConfigError(
+                f"start_date {self.config['start_date']!r} is after end_date {self.config['end_date']!r}"
+            )
+
+    @cached_property
+    def page_size(self) -> int:
+        page_size = int(self.config.get("page_size", MAX_PAGE_SIZE))
+        if page_size > MAX_PAGE_SIZE:
+            self.logger.warning("page_size %d is above Daktela's maximum; using %d", page_size, MAX_PAGE_SIZE)
+            return MAX_PAGE_SIZE
+        return page_size
+
+    @cached_property
+    def timezone(self) -> str:
+        """The configured zone, else the instance's `_timezone` (one `whoim` request), else Europe/Prague."""
+        if self.config.get("timezone"):
+            return self.config["timezone"]
+        try:
+            response = requests.get(
+                api_url(self.config["url"], "whoim.json"),
+                headers={TOKEN_HEADER: self.token_provider.token()},
+                timeout=int(self.config.get("request_timeout", 300)),
+                verify=self.config.get("verify_ssl", True),
+            )
+            zone = response.json().get("_timezone") if response.ok else None
+        except (requests.exceptions.RequestException, ValueError, AttributeError):
+            zone = None
+        if zone:
+            try:
+                pendulum.timezone(zone)
+                return zone
+            except Exception:
+                self.logger.warning("The instance reports an unknown time zone %r", zone)
+        self.logger.info("Using time zone %s", DEFAULT_TIMEZONE)
+        return DEFAULT_TIMEZONE
+
+    def _parse_dates(self, zone: str) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
+        start, end = (
+            parse_date_setting(str(self.config[setting]), setting=setting, tz=zone)
+            if self.config.get(setting) not in (None, "")
+            else None
+            for setting in ("start_date", "end_date")
+        )
+        if start is not None and end is not None and start > end:
+            raise DaktelaConfigError(
+                f"start_date {self.config['start_date']!r} is after end_date {self.config['end_date']!r}"
+            )
+        return start, end
+
+    @cached_property
+    def window(self) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
+        """`start_date` and `end_date` in the instance zone (`today` is the instance's midnight)."""
+        return self._parse_dates(self.timezone)
+
+    @property
+    def start_date(self) -> pendulum.DateTime | None:
+        return self.window[0]
+
+    @property
+    def end_date(self) -> pendulum.DateTime | None:
+        return self.window[1]
+
+    def sync_all(self) -> None:
+        self.check_settings()
+        try:
+            super().sync_all()
+        finally:
+            self.message_writer.flush()  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    """Console entry point: a user error ends with one line `tap-daktela: error: ...` and exit code 1."""
+    try:
+        TapDaktela.cli.main(standalone_mode=False)
+    except DaktelaError as exc:
+        _fail(str(exc))
+    except ConfigValidationError as exc:
+        _fail(f"invalid settings: {'; '.join(exc.errors) or exc}")
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+def _fail(message: str) -> t.NoReturn:
+    sys.stdout.flush()
+    print(f"tap-daktela: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)

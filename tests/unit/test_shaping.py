@@ -1,0 +1,103 @@
+import json
+
+from tap_daktela.dates import LocalTimeConverter
+from tap_daktela.flattening import RecordFlattener, flatten_schema
+from tap_daktela.shaping import RecordShaper
+from tap_daktela.streams import load_schema
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": ["integer"]},
+        "title": {"type": ["string", "null"]},
+        "important": {"type": ["boolean", "null"]},
+        "edited": {"type": ["string", "null"], "format": "date-time"},
+        "user": {
+            "type": ["object", "null"],
+            "properties": {
+                "name": {"type": ["string", "null"]},
+                "created": {"type": ["string", "null"], "format": "date-time"},
+                "role": {"type": ["object", "array", "null"]},
+            },
+        },
+        "customFields": {"type": ["object", "array", "null"]},
+        "statuses": {"type": ["array", "null"], "items": {}},
+    },
+}
+
+
+def shaper():
+    return RecordShaper(SCHEMA, LocalTimeConverter("Europe/Prague"))
+
+
+def test_shaper_projects_converts_and_coerces():
+    raw = {
+        "name": "12",
+        "title": 5,
+        "important": "0",
+        "edited": "2024-04-12 14:39:42",
+        "user": {"name": "jan", "created": "2024-01-01 00:00:00", "role": {"name": "admin"}, "extra": 1},
+        "customFields": [],
+        "statuses": [{"name": "s1"}],
+        "_sys": {"hash": None, "model": "tickets"},
+    }
+    assert shaper()(raw) == {
+        "name": 12,
+        "title": "5",
+        "important": False,
+        "edited": "2024-04-12T14:39:42+02:00",
+        "user": {"name": "jan", "created": "2024-01-01T00:00:00+01:00", "role": {"name": "admin"}},
+        "customFields": [],
+        "statuses": [{"name": "s1"}],
+    }
+
+
+def test_shaper_turns_php_empty_array_object_into_null():
+    assert shaper()({"name": 1, "user": []})["user"] is None
+
+
+def test_flat_schema_columns_come_from_the_schema_only():
+    flat = flatten_schema(SCHEMA)
+    assert list(flat["properties"]) == [
+        "name",
+        "title",
+        "important",
+        "edited",
+        "user_name",
+        "user_created",
+        "user_role",
+        "customFields",
+        "statuses",
+    ]
+    assert flat["properties"]["user_created"] == {"type": ["string", "null"], "format": "date-time"}
+    assert flat["properties"]["user_role"]["type"] == ["string", "null"]
+    assert flat["properties"]["name"]["type"] == ["integer", "null"]
+
+
+def test_flat_records_hold_json_for_deeper_values_and_nulls_for_missing_objects():
+    flatten = RecordFlattener(SCHEMA)
+    record = shaper()(
+        {
+            "name": 1,
+            "user": {"name": "jan", "role": {"title": 'Ad"min', "n": [1]}},
+            "customFields": {"email": ["a@b.cz"]},
+            "statuses": [],
+        }
+    )
+    flat = flatten(record)
+    assert list(flat) == list(flatten.schema["properties"])
+    assert json.loads(flat["user_role"]) == {"title": 'Ad"min', "n": [1]}
+    assert json.loads(flat["customFields"]) == {"email": ["a@b.cz"]}
+    assert flat["statuses"] == "[]"
+    assert flat["title"] is None
+    assert flatten(shaper()({"name": 2, "user": None}))["user_name"] is None
+
+
+def test_every_generated_schema_flattens_to_unique_valid_column_names():
+    from tap_daktela.endpoints import ENDPOINTS
+
+    for endpoint in ENDPOINTS:
+        columns = list(flatten_schema(load_schema(endpoint.name))["properties"])
+        assert len(columns) == len(set(columns)), endpoint.name
+        assert all(column.replace("_", "a").isalnum() for column in columns), endpoint.name
+        assert endpoint.primary_key in columns
