@@ -1,0 +1,280 @@
+"""End-to-end runs of the real component (`python -m keboola_wrapper`, real tap, real target-csv) against the
+local Daktela simulator. Each case is a Keboola data folder under tests/functional/<case>/source/data; the
+simulator's URL is injected into its config.json at test time.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keboola_wrapper.configuration import ENDPOINTS
+from keboola_wrapper.output import sanitize_columns
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+PASSWORD = "s3cret-Pa55"
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not (_available("tap_daktela.tap") and _available("tests.simulator") and _available("tap_daktela.flattening")),
+    reason="needs the tap CLI (tap_daktela.tap) and the simulator (tests.simulator)",
+)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    from tests.simulator import DaktelaSimulator
+
+    with DaktelaSimulator(seed=1, scale="small") as simulator:
+        yield simulator
+
+
+def load_case(case: str) -> dict:
+    return json.loads((HERE / case / "source" / "data" / "config.json").read_text())
+
+
+def run(config: dict, data_dir: Path, url: str, state: dict | None = None, timeout: float = 120):
+    """Lay out a fresh data folder, inject the URL, run the component; return the finished process."""
+    config = copy.deepcopy(config)
+    if config.get("parameters", {}).get("connection", {}).get("url") == "<injected at test time>":
+        config["parameters"]["connection"]["url"] = url
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    (data_dir / "in").mkdir(parents=True)
+    (data_dir / "out" / "tables").mkdir(parents=True)
+    (data_dir / "config.json").write_text(json.dumps(config))
+    if state is not None:
+        (data_dir / "in" / "state.json").write_text(json.dumps(state))
+    env = {**os.environ, "KBC_DATADIR": str(data_dir)}
+    env.pop("KBC_RUNID", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keboola_wrapper"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert_no_secret(proc, data_dir)
+    return proc
+
+
+def assert_no_secret(proc, data_dir: Path) -> None:
+    assert PASSWORD not in proc.stdout and PASSWORD not in proc.stderr
+    for path in (data_dir / "out").rglob("*"):
+        if path.is_file():
+            assert PASSWORD not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def rows(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def expected_columns(endpoint: str, fields: list[str] | None = None) -> list[str]:
+    """Columns from the tap's schema + selection + the tap's flattening, independent of the wrapper's code path."""
+    from tap_daktela.flattening import flatten_schema
+
+    schema = json.loads((REPO / "tap_daktela" / "schemas" / f"{endpoint}.json").read_text())
+    if fields:
+        keep = set(fields) | {"name", "id_call", "edited", "time", "call_time"}
+        schema = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in keep}}
+    return sanitize_columns(flatten_schema(schema)["properties"])
+
+
+def user_error_line(proc) -> str:
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert lines, "no error line"
+    return lines[-1]
+
+
+# ----------------------------------------------------------------------------------------------- happy paths
+
+
+def test_full_run_all_endpoints(sim, tmp_path):
+    data = tmp_path / "data"
+    proc = run(load_case("full_run"), data, sim.url)
+    assert proc.returncode == 0, proc.stderr
+    state = json.loads((data / "out" / "state.json").read_text())
+    for endpoint in ENDPOINTS:
+        table = data / "out" / "tables" / f"{endpoint}.csv"
+        header, records = rows(table)
+        assert header == expected_columns(endpoint), endpoint
+        assert len(records) == len(sim.records(endpoint)), endpoint
+        manifest = json.loads(table.with_suffix(".csv.manifest").read_text())
+        pk = ["id_call"] if endpoint == "activitiesCall" else ["name"]
+        assert [c["name"] for c in manifest["schema"] if c.get("primary_key")] == pk
+        assert manifest["incremental"] is False
+        assert [c["name"] for c in manifest["schema"]] == header
+        assert state["tables"][endpoint]["columns"] == header
+        for record in records[:50]:  # nested values are JSON, never Python repr
+            for value in record.values():
+                if value.startswith(("{", "[")):
+                    json.loads(value)
+                assert "': " not in value or not value.startswith("{'")
+    assert "tickets" in state["bookmarks"]
+
+
+def test_field_selection(sim, tmp_path):
+    data = tmp_path / "data"
+    config = load_case("field_selection")
+    proc = run(config, data, sim.url)
+    assert proc.returncode == 0, proc.stderr
+    for item in config["parameters"]["data_selection"]["endpoints"]:
+        header, records = rows(data / "out" / "tables" / f"{item['endpoint']}.csv")
+        assert header == expected_columns(item["endpoint"], item["fields"])
+        assert len(records) == len(sim.records(item["endpoint"]))
+    assert sorted(p.name for p in (data / "out" / "tables").glob("*.csv")) == ["contacts.csv", "tickets.csv"]
+
+
+def test_incremental_chain_keeps_columns_and_resumes(sim, tmp_path):
+    config = load_case("incremental")
+    first = run(config, tmp_path / "run1", sim.url)
+    assert first.returncode == 0, first.stderr
+    state = json.loads((tmp_path / "run1" / "out" / "state.json").read_text())
+    assert {"tickets", "accounts", "contacts"} <= set(state["bookmarks"])
+    manifest = json.loads((tmp_path / "run1" / "out" / "tables" / "tickets.csv.manifest").read_text())
+    assert manifest["incremental"] is True
+
+    changed = str(sim.records("tickets")[0]["name"])
+    sim.update("tickets", changed)
+    narrower = copy.deepcopy(config)
+    for item in narrower["parameters"]["data_selection"]["endpoints"]:
+        if item["endpoint"] == "contacts":
+            item["fields"] = ["title"]  # firstname/lastname were written before: they must stay
+    second = run(narrower, tmp_path / "run2", sim.url, state=state)
+    assert second.returncode == 0, second.stderr
+    _, tickets = rows(tmp_path / "run2" / "out" / "tables" / "tickets.csv")
+    assert changed in {r["name"] for r in tickets}
+    assert len(tickets) < len(sim.records("tickets"))
+    header, contacts = rows(tmp_path / "run2" / "out" / "tables" / "contacts.csv")
+    assert {"firstname", "lastname"} <= set(header)
+    assert all(r["firstname"] == "" for r in contacts)
+    state2 = json.loads((tmp_path / "run2" / "out" / "state.json").read_text())
+    assert state2["tables"]["contacts"]["columns"] == header
+
+
+# ----------------------------------------------------------------------------------------------- user errors
+
+BAD_INPUTS = [
+    (("data_selection", "endpoints"), [{"endpoint": "calls"}], "Unknown endpoint 'calls'; valid endpoints: "),
+    (("data_selection", "date_from"), "someday", "Invalid date in 'data_selection.date_from': 'someday'"),
+    (("data_selection", "date_to"), "2024-02-30", "Invalid date in 'data_selection.date_to': '2024-02-30'"),
+    (("data_selection", "date_from"), "2099-01-01", "Invalid date range: 'data_selection.date_from' (2099-01-01)"),
+    (("connection", "url"), "", "Missing required parameter 'connection.url'."),
+    (("connection", "username"), None, "Missing required parameter 'connection.username'."),
+    (("connection", "#password"), "", "Missing required parameter 'connection.#password'."),
+    (("advanced", "batch_size"), 0, "Invalid configuration: 'advanced.batch_size' must be at least 1, got 0."),
+    (("advanced", "max_concurrent_requests"), 99, "'advanced.max_concurrent_requests' must be between 1 and 50"),
+    (("advanced", "max_concurrent_endpoints"), 0, "'advanced.max_concurrent_endpoints' must be between 1 and 20"),
+    (
+        ("data_selection", "endpoints"),
+        [{"endpoint": "users", "fields": ["bogus"]}],
+        "Unknown field(s) 'bogus' for endpoint 'users'; valid fields: ",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "message"), BAD_INPUTS, ids=[f"{w[1]}={v!r}" for w, v, _ in BAD_INPUTS])
+def test_bad_input_exits_1_with_one_line(sim, tmp_path, where, value, message):
+    config = load_case("field_selection")
+    config["parameters"][where[0]][where[1]] = value
+    data = tmp_path / "data"
+    proc = run(config, data, sim.url)
+    assert proc.returncode == 1
+    assert message in user_error_line(proc)
+    assert "Traceback" not in proc.stderr
+    assert not list((data / "out" / "tables").glob("*.csv"))
+    assert not (data / "out" / "state.json").exists()
+
+
+def test_bad_credentials(sim, tmp_path):
+    config = load_case("field_selection")
+    config["parameters"]["connection"]["#password"] = "wrong-password"
+    proc = run(config, tmp_path / "data", sim.url)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "wrong-password" not in proc.stderr
+    assert user_error_line(proc)
+    assert not (tmp_path / "data" / "out" / "state.json").exists()
+
+
+def test_unreachable_instance(tmp_path):
+    config = load_case("field_selection")
+    config["parameters"]["connection"]["url"] = "http://127.0.0.1:9"
+    proc = run(config, tmp_path / "data", "unused", timeout=90)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "data" / "out" / "tables").glob("*.csv"))
+
+
+def test_failing_endpoint_fails_the_run(sim, tmp_path):
+    sim.knobs.forbidden_endpoints = {"users"}
+    try:
+        data = tmp_path / "data"
+        proc = run(load_case("failing_endpoint"), data, sim.url)
+    finally:
+        sim.knobs.forbidden_endpoints = set()
+    assert proc.returncode == 1, proc.stderr
+    line = user_error_line(proc)
+    assert line.startswith("Endpoint 'users' failed: ") or "Endpoint 'users' failed: " in line
+    assert "403" in line or "rights" in line
+    assert not (data / "out" / "tables" / "users.csv").exists()
+    assert not (data / "out" / "tables" / "users.csv.manifest").exists()
+    assert not (data / "out" / "state.json").exists()
+
+
+# ----------------------------------------------------------------------------------------------- sync actions
+
+
+@pytest.mark.parametrize("action", ["listFields", "discoverFields"])
+def test_list_fields(sim, tmp_path, action):
+    config = load_case("list_fields")
+    config["action"] = action
+    proc = run(config, tmp_path / "data", sim.url, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    fields = json.loads(proc.stdout)
+    assert list(fields) == ["contacts", "activitiesCall"]
+    assert "name" in fields["contacts"] and "id_call" in fields["activitiesCall"]
+
+
+def test_list_fields_without_endpoints_lists_all(tmp_path):
+    config = load_case("list_fields")
+    config["parameters"]["data_selection"]["endpoints"] = []
+    proc = run(config, tmp_path / "data", "https://unused.invalid", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert set(ENDPOINTS) <= set(json.loads(proc.stdout))
+
+
+def test_test_connection(sim, tmp_path):
+    proc = run(load_case("test_connection"), tmp_path / "data", sim.url, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "success" and result["type"] == "success"
+    assert result["message"].startswith(f"Connected to {sim.url.rstrip('/')}")
+
+
+def test_test_connection_bad_credentials(sim, tmp_path):
+    config = load_case("test_connection")
+    config["parameters"]["connection"]["#password"] = "nope-nope"
+    proc = run(config, tmp_path / "data", sim.url, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() and "nope-nope" not in proc.stderr
