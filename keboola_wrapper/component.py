@@ -138,6 +138,14 @@ class Component(ComponentBase):
     @sync_action("listFields")
     def list_fields(self) -> dict[str, list[str]]:
         """Fields of the configured endpoints (all endpoints when none): static discovery, no API request."""
+        return self._fields()
+
+    @sync_action("discoverFields")
+    def discover_fields(self) -> dict[str, list[str]]:
+        """Alias of listFields (the seed's button name)."""
+        return self._fields()
+
+    def _fields(self) -> dict[str, list[str]]:
         selections = parse_selection(self.configuration.parameters)
         params = self.configuration.parameters or {}
         connection = params.get("connection") or {}
@@ -149,11 +157,6 @@ class Component(ComponentBase):
         catalog = self._catalog(config)
         names = [s.endpoint for s in selections] or [e for e in ENDPOINTS if e in catalog]
         return {name: stream_fields(catalog[name]) for name in names if name in catalog}
-
-    @sync_action("discoverFields")
-    def discover_fields(self) -> dict[str, list[str]]:
-        """Alias of listFields (the seed's button name)."""
-        return self.list_fields()
 
     @sync_action("testConnection")
     def test_connection(self) -> ValidationResult:
