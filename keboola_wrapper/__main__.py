@@ -7,7 +7,7 @@ import sys
 
 from keboola.component.exceptions import UserException
 
-from .component import Component
+from .component import Component, InternalError
 
 
 def main() -> int:
@@ -17,6 +17,9 @@ def main() -> int:
     except UserException as exc:
         logging.getLogger().error("%s", exc)
         return 1
+    except InternalError as exc:  # already a precise one-line reason (e.g. a tap crash); details are in debug logs
+        logging.getLogger().error("%s", exc)
+        return 2
     except Exception:
         logging.getLogger().exception("Internal error")
         return 2

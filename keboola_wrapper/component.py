@@ -129,10 +129,10 @@ class Component(ComponentBase):
         first = failures[0]
         others = len(failures) - 1 + skipped
         suffix = f" ({others} other endpoint(s) failed or were not run)" if others else ""
-        for line in first.stderr_tail[-10:]:
-            log.debug("[%s] %s", first.endpoint, line)
         if first.user_error:
             raise UserException(f"Endpoint '{first.endpoint}' failed: {first.user_error}{suffix}")
+        for line in first.stderr_tail[-15:]:  # the crash's traceback, already redacted
+            log.error("[%s] %s", first.endpoint, line)
         raise InternalError(f"Endpoint '{first.endpoint}' failed: {first.internal_error}{suffix}")
 
     @sync_action("listFields")
