@@ -103,6 +103,12 @@ class DaktelaStream(RESTStream):
         # is read by primary key, so the bookmark is set only once the stream is complete.
         return self.replication_key is not None and not self.date_filter_fallback
 
+    @property
+    def check_sorted(self) -> bool:
+        # The lookback re-reads records before the old bookmark, and gap re-reads may emit an earlier key;
+        # the bookmark then simply follows the last emitted record (it can only move back, never skip).
+        return False
+
     @cached_property
     def concurrency(self) -> int:
         return max(1, int(self.config.get("max_concurrent_requests", 10)))
@@ -192,9 +198,6 @@ class DaktelaStream(RESTStream):
             raise DaktelaAPIError(
                 f"endpoint '{self.name}' returned an unknown envelope (expected result.data and result.total)"
             )
-        timezone = body.get("_timezone")
-        if timezone and not self.config.get("timezone"):
-            self._tap.learn_timezone(timezone)  # type: ignore[attr-defined]
         return Page(records=data, total=int(total))
 
     def _send(self, query: ListQuery) -> SpooledPage:

@@ -64,7 +64,7 @@ def run_tap(
         command += ["--state", str(tmp_path / "state.json")]
     env = {key: value for key, value in os.environ.items() if not key.startswith("TAP_DAKTELA_")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"type"')]
     return TapRun(done.returncode, done.stdout, done.stderr, messages)
 
 
