@@ -12,6 +12,7 @@ import typing as t
 import requests
 
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
+from tap_daktela.retries import send_with_retries
 
 TOKEN_HEADER = "X-AUTH-TOKEN"
 
@@ -24,23 +25,44 @@ def api_url(base_url: str, path: str) -> str:
     return f"{base}/api/v6/{path}"
 
 
-def _post_login(url: str, username: str, password: str, *, verify_ssl: bool, timeout: float) -> requests.Response:
+def request(
+    method: str, url: str, *, verify_ssl: bool, timeout: float, max_tries: int = 4, base_seconds: float = 1.0, **kwargs
+) -> requests.Response:
+    """One API call outside the streams (login, whoim), retried like the streams' requests."""
+    base = url.split("/api/v6/", 1)[0]
     try:
-        return requests.post(
-            api_url(url, "login.json"),
-            data={"username": username, "password": password, "only_token": "1"},
-            timeout=timeout,
-            verify=verify_ssl,
+        return send_with_retries(
+            lambda: requests.request(method, url, timeout=timeout, verify=verify_ssl, **kwargs),
+            max_tries=max_tries,
+            base_seconds=base_seconds,
+            what=url.rsplit("/", 1)[-1],
         )
     except requests.exceptions.SSLError as exc:
-        raise DaktelaConnectionError(f"TLS certificate check failed for {url} (set verify_ssl to false?)") from exc
+        raise DaktelaConnectionError(f"TLS certificate check failed for {base} (set verify_ssl to false?)") from exc
     except requests.exceptions.RequestException as exc:
-        raise DaktelaConnectionError(f"cannot reach Daktela at {url}: {type(exc).__name__}") from exc
+        raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {type(exc).__name__}") from exc
 
 
-def login(url: str, username: str, password: str, *, verify_ssl: bool = True, timeout: float = 30) -> str:
+def login(
+    url: str,
+    username: str,
+    password: str,
+    *,
+    verify_ssl: bool = True,
+    timeout: float = 30,
+    max_tries: int = 4,
+    base_seconds: float = 1.0,
+) -> str:
     """Log in with `POST /api/v6/login.json` and return the access token."""
-    response = _post_login(url, username, password, verify_ssl=verify_ssl, timeout=timeout)
+    response = request(
+        "POST",
+        api_url(url, "login.json"),
+        data={"username": username, "password": password, "only_token": "1"},
+        verify_ssl=verify_ssl,
+        timeout=timeout,
+        max_tries=max_tries,
+        base_seconds=base_seconds,
+    )
     if response.status_code in (401, 403):
         raise DaktelaAuthError(f"login to {url} as {username!r} failed: wrong username or password")
     if response.status_code != 200 and response.status_code != 201:
@@ -55,25 +77,45 @@ def login(url: str, username: str, password: str, *, verify_ssl: bool = True, ti
     return token
 
 
-def whoami(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30) -> dict:
-    """Return the user the token belongs to (`GET whoim.json`); a null user means the token is not valid."""
-    try:
-        response = requests.get(
-            api_url(url, "whoim.json"), headers={TOKEN_HEADER: token}, timeout=timeout, verify=verify_ssl
-        )
-    except requests.exceptions.RequestException as exc:
-        raise DaktelaConnectionError(f"cannot reach Daktela at {url}: {type(exc).__name__}") from exc
+def whoim(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30, **retry: t.Any) -> dict:
+    """The whole `GET whoim.json` answer (its envelope carries the instance's `_timezone`)."""
+    response = request(
+        "GET",
+        api_url(url, "whoim.json"),
+        headers={TOKEN_HEADER: token},
+        verify_ssl=verify_ssl,
+        timeout=timeout,
+        **retry,
+    )
     if response.status_code == 401:
         raise DaktelaAuthError(f"the access token was refused by {url}")
     if response.status_code != 200:
         raise DaktelaAPIError(f"whoim on {url} failed with HTTP {response.status_code}")
     try:
-        user = (response.json().get("result") or {}).get("user")
-    except (ValueError, AttributeError) as exc:
-        raise DaktelaAPIError(f"whoim on {url} returned a body that is not a Daktela response") from exc
+        body = response.json()
+    except ValueError as exc:
+        raise DaktelaAPIError(f"whoim on {url} returned a body that is not JSON (is this a Daktela URL?)") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("result"), dict):
+        raise DaktelaAPIError(f"whoim on {url} returned a body that is not a Daktela response")
+    return body
+
+
+def whoami(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30) -> dict:
+    """Return the user the token belongs to (`GET whoim.json`); a null user means the token is not valid."""
+    user = whoim(url, token, verify_ssl=verify_ssl, timeout=timeout)["result"].get("user")
     if not user:
         raise DaktelaAuthError(f"the access token was refused by {url}")
     return user
+
+
+def request_settings(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The tap settings that govern a single request (TLS, timeout, retries)."""
+    return {
+        "verify_ssl": config.get("verify_ssl", True),
+        "timeout": float(config.get("request_timeout", 300)),
+        "max_tries": int(config.get("max_retries", 5)) + 1,
+        "base_seconds": float(config.get("backoff_base_seconds", 1.0)),
+    }
 
 
 class TokenProvider:
@@ -111,8 +153,7 @@ class TokenProvider:
             self._config["url"],
             self._config["username"],
             self._config["password"],
-            verify_ssl=self._config.get("verify_ssl", True),
-            timeout=float(self._config.get("request_timeout", 300)),
+            **request_settings(self._config),
         )
 
 

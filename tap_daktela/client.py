@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import tempfile
-import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -24,13 +22,13 @@ from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
 from tap_daktela.paging import KeysetPaginator, ListReader, Page
 from tap_daktela.query import ListQuery, condition
+from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
 from tap_daktela.shaping import RecordShaper
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 SPOOL_IN_MEMORY = 2 * 1024 * 1024  # bytes of a waiting page kept in memory before it spills to a temp file
-RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
 class DateFilterRejected(Exception):
@@ -55,17 +53,26 @@ def error_text(body: bytes) -> str:
 class SpooledPage:
     """A response body waiting to be parsed: in memory up to `SPOOL_IN_MEMORY`, in a temp file beyond."""
 
-    def __init__(self, stream: DaktelaStream, response: requests.Response) -> None:
+    def __init__(self, stream: DaktelaStream, query: ListQuery, response: requests.Response) -> None:
         self.stream = stream
+        self.query = query
         self.body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
         for chunk in response.iter_content(chunk_size=1024 * 1024):
             self.body.write(chunk)
 
-    def load(self) -> Page:
+    def content(self) -> bytes:
         self.body.seek(0)
         content = self.body.read()
         self.body.close()
-        return self.stream.parse_page(content)
+        return content
+
+    def load(self) -> Page:
+        try:
+            return self.stream.parse_page(self.content())
+        except RetriableAPIError as exc:
+            # A body that does not parse (cut short, say) is fetched again, with the usual retries.
+            self.stream.logger.warning("%s; fetching the page again", exc)
+            return self.stream.fetch_page(self.query)
 
 
 class DaktelaStream(RESTStream):
@@ -135,20 +142,10 @@ class DaktelaStream(RESTStream):
 
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
         """Exponential waits, except that a 429's `Retry-After` is honoured."""
-        base = float(self.config.get("backoff_base_seconds", 1.0))
-
-        def waits() -> t.Generator[float, t.Any, None]:
-            attempt = 0
-            exception = yield  # type: ignore[misc]
-            while True:
-                retry_after = _retry_after(exception)
-                exception = yield retry_after if retry_after is not None else min(60.0, base * 2**attempt)
-                attempt += 1
-
-        return waits()
+        return wait_times(float(self.config.get("backoff_base_seconds", 1.0)))
 
     def backoff_jitter(self, value: float) -> float:
-        return value + value * 0.25 * (time.monotonic_ns() % 1000) / 1000
+        return jitter(value)
 
     def backoff_handler(self, details: t.Any) -> None:
         exception = details.get("exception")
@@ -213,16 +210,21 @@ class DaktelaStream(RESTStream):
                         self.logger.info("%s: the token expired; logged in again", self.name)
                         continue
                 self.validate_response(response)
-                return SpooledPage(self, response)
+                return SpooledPage(self, query, response)
             finally:
                 response.close()
         raise AssertionError("unreachable")
 
     def fetch(self, query: ListQuery) -> SpooledPage:
+        """Fetch a page now and parse it later (pages fetched ahead wait compactly)."""
         return self.request_decorator(self._send)(query)
 
+    def fetch_page(self, query: ListQuery) -> Page:
+        """Fetch and parse a page, retrying both (a malformed body is retried like a 5xx)."""
+        return self.request_decorator(lambda q: self.parse_page(self._send(q).content()))(query)
+
     def read_list(self, query: ListQuery) -> t.Iterator[dict]:
-        reader = ListReader(self._fetch_parsed, query, self.key_fields, self.concurrency, self._executor)
+        reader = ListReader(self.fetch_page, self.fetch, query, self.key_fields, self.concurrency, self._executor)
         try:
             yield from reader.records()
         except requests.exceptions.RequestException as exc:
@@ -241,9 +243,6 @@ class DaktelaStream(RESTStream):
             reader.repairs,
             " in date-filter fallback" if self.date_filter_fallback else "",
         )
-
-    def _fetch_parsed(self, query: ListQuery) -> SpooledPage:
-        return self.fetch(query)
 
     @cached_property
     def _executor(self) -> ThreadPoolExecutor:
@@ -340,18 +339,6 @@ def _is_count(value: t.Any) -> bool:
     if isinstance(value, int):
         return value >= 0
     return isinstance(value, str) and value.strip().isdigit()
-
-
-def _retry_after(exception: t.Any) -> float | None:
-    response = getattr(exception, "response", None)
-    header = response.headers.get("Retry-After") if response is not None else None
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(header)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def _describe(exception: t.Any) -> str:

@@ -74,13 +74,15 @@ class ListReader:
 
     def __init__(
         self,
-        fetch: t.Callable[[ListQuery], RawPage],
+        fetch_now: t.Callable[[ListQuery], Page],
+        fetch_later: t.Callable[[ListQuery], RawPage],
         query: ListQuery,
         key_fields: tuple[str, ...],
         concurrency: int,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
-        self.fetch = fetch
+        self.fetch_now = fetch_now
+        self.fetch_later = fetch_later
         self.query = query
         self.key_fields = key_fields
         self.concurrency = max(1, concurrency)
@@ -93,7 +95,7 @@ class ListReader:
 
     def _get(self, query: ListQuery) -> Page:
         self.requests += 1
-        return self.fetch(query).load()
+        return self.fetch_now(query)
 
     def _keyset(self, query: ListQuery) -> t.Iterator[dict]:
         """Sequential keyset pagination from `query` until its `total` is read."""
@@ -155,14 +157,14 @@ class ListReader:
         waiting = iter(offsets)
         try:
             for offset in waiting:
-                pending.append(executor.submit(self.fetch, replace(query, skip=offset)))
+                pending.append(executor.submit(self.fetch_later, replace(query, skip=offset)))
                 self.requests += 1
                 if len(pending) >= self.concurrency:
                     break
             while pending:
                 raw = pending.popleft().result()
                 for offset in waiting:
-                    pending.append(executor.submit(self.fetch, replace(query, skip=offset)))
+                    pending.append(executor.submit(self.fetch_later, replace(query, skip=offset)))
                     self.requests += 1
                     break
                 yield raw.load()

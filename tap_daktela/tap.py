@@ -7,15 +7,14 @@ import typing as t
 from functools import cached_property
 
 import pendulum
-import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_daktela.auth import TOKEN_HEADER, TokenProvider, api_url
+from tap_daktela.auth import TokenProvider, request_settings, whoim
 from tap_daktela.client import DaktelaStream
 from tap_daktela.dates import parse_date_setting
-from tap_daktela.errors import DaktelaConfigError, DaktelaError
+from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.output import DaktelaWriter
 from tap_daktela.streams import STREAM_TYPES
 
@@ -113,11 +112,7 @@ class TapDaktela(Tap):
                 pendulum.timezone(self.config["timezone"])
             except Exception as exc:
                 raise DaktelaConfigError(f"timezone {self.config['timezone']!r} is not an IANA time zone") from exc
-        start, end = self.start_date, self.end_date
-        if start is not None and end is not None and start > end:
-            raise DaktelaConfigError(
-                f"start_date {self.config['start_date']!r} is after end_date {self.config['end_date']!r}"
-            )
+        self._parse_dates(self.config.get("timezone") or DEFAULT_TIMEZONE)  # bad dates fail before any request
 
     @cached_property
     def page_size(self) -> int:
@@ -133,14 +128,10 @@ class TapDaktela(Tap):
         if self.config.get("timezone"):
             return self.config["timezone"]
         try:
-            response = requests.get(
-                api_url(self.config["url"], "whoim.json"),
-                headers={TOKEN_HEADER: self.token_provider.token()},
-                timeout=int(self.config.get("request_timeout", 300)),
-                verify=self.config.get("verify_ssl", True),
-            )
-            zone = response.json().get("_timezone") if response.ok else None
-        except (requests.exceptions.RequestException, ValueError, AttributeError):
+            envelope = whoim(self.config["url"], self.token_provider.token(), **request_settings(self.config))
+            zone = envelope.get("_timezone")
+        except DaktelaAPIError as exc:
+            self.logger.warning("Could not read the instance's time zone: %s", exc)
             zone = None
         if zone:
             try:
