@@ -6,6 +6,7 @@ import bisect
 import contextlib
 import copy
 import json
+import operator
 import secrets
 import socket
 import threading
@@ -28,6 +29,7 @@ from .query import (
     Condition,
     Group,
     QueryError,
+    as_list,
     compile_filter,
     get_path,
     normalize_dt,
@@ -37,6 +39,9 @@ from .query import (
     parse_sort,
     project,
     sort_key,
+)
+from .query import (
+    _like_regex as _like_rx,
 )
 
 API_VERSION = "2025.2.1"
@@ -96,13 +101,26 @@ class Entry:
 class View:
     """One cached sort order of a table."""
 
-    __slots__ = ("asc_keys", "desc", "field", "order")
+    __slots__ = ("asc_keys", "columns", "desc", "field", "order")
 
     def __init__(self, order: list[Entry], spec: tuple[tuple[str, bool], ...]) -> None:
         self.order = order
         self.field = spec[0][0] if spec else None
         self.desc = spec[0][1] if spec else False
         self.asc_keys: list[tuple[Any, ...]] | None = None
+        self.columns: dict[str, tuple[list[Any], str | None]] = {}
+
+    def column(self, f: str) -> tuple[list[Any], str | None]:
+        """Values of a (dotted) field in this order, and their kind: int, dt, str or None (mixed/other)."""
+        hit = self.columns.get(f)
+        if hit is None:
+            if "." in f:
+                path = tuple(f.split("."))
+                col = [get_path(e.rec, path) for e in self.order]
+            else:
+                col = [e.rec.get(f) for e in self.order]
+            hit = self.columns[f] = (col, _kind(col))
+        return hit
 
     def keys(self) -> list[tuple[Any, ...]]:
         if self.asc_keys is None:
@@ -112,6 +130,24 @@ class View:
                 ks.reverse()
             self.asc_keys = ks
         return self.asc_keys
+
+
+def _kind(col: list[Any]) -> str | None:
+    kinds = set()
+    for v in col:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            return None
+        if isinstance(v, int):
+            kinds.add("int")
+        elif len(v) == 19 and v[4] == "-" and v[10] == " ":
+            kinds.add("dt")
+        else:
+            kinds.add("str")
+        if len(kinds) > 1:
+            return None
+    return kinds.pop() if kinds else None
 
 
 class Table:
@@ -174,6 +210,108 @@ class Table:
                 order.sort(key=lambda e, p=path: sort_key(get_path(e.rec, p)), reverse=desc)
             v = self.views[spec] = View(order, spec)
         return v
+
+
+def _evaluate(node: Condition | Group, view: View, idx: list[int] | range) -> list[int] | range:
+    """Positions (ascending) among idx of view.order that match the filter tree, evaluated column-wise."""
+    if isinstance(node, Condition):
+        col, kind = view.column(node.field)
+        return _filter_column(col, idx, node, kind)
+    if not node.children:
+        return idx
+    if node.logic == "and":
+        for child in node.children:
+            idx = _evaluate(child, view, idx)
+        return idx
+    hit: set[int] = set()
+    for child in node.children:
+        hit.update(_evaluate(child, view, idx))
+    return [i for i in idx if i in hit]
+
+
+_CMP = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
+def _filter_column(col: list[Any], idx: list[int] | range, c: Condition, ftype: str | None) -> list[int]:
+    """Positions in idx whose column value passes c; vectorised-ish for uniform scalar columns."""
+    raw = c.raw
+    if ftype in ("int", "dt", "str") and not c.ignore_case and c.op in _FAST_OPS:
+        vals = [str(v) for v in as_list(raw)] if raw is not None else [""]
+        if c.op not in ("in", "notin"):
+            vals = vals[:1]
+        if c.op in ("in", "notin") and len(vals) == 1 and "," in vals[0]:
+            vals = vals[0].split(",")
+        conv: list[Any] = []
+        ok = True
+        for v in vals:
+            if ftype == "int":
+                try:
+                    conv.append(float(v))
+                except ValueError:
+                    ok = False
+            elif ftype == "dt":
+                conv.append(normalize_dt(v))
+            elif normalize_dt(v) == v:
+                conv.append(v)
+            else:
+                ok = False
+        if ok and conv:
+            if c.op in ("eq", "in"):
+                acc = set(conv)
+                return [i for i in idx if col[i] in acc]
+            if c.op in ("neq", "notin"):
+                acc = set(conv)
+                return [i for i in idx if col[i] not in acc]
+            if len(conv) == 1:
+                fn = _CMP[c.op]
+                x = conv[0]
+                return [i for i in idx if (v := col[i]) is not None and fn(v, x)]
+    if ftype in ("str", "dt") and c.op in _STR_OPS and not isinstance(raw, (dict, list)):
+        needle = "" if raw is None else str(raw)
+        neg = c.op in ("notlike", "notbegins", "notends", "doesnotcontain")
+        base = {"notlike": "like", "notbegins": "begins", "notends": "ends", "doesnotcontain": "contains"}.get(
+            c.op, c.op
+        )
+        if base == "like":
+            rx = _like_rx(needle, c.ignore_case)
+            hit = [i for i in idx if (v := col[i]) is not None and rx.fullmatch(v)]
+        else:
+            if c.ignore_case:
+                needle = needle.lower()
+                vals = [None if v is None else v.lower() for v in col]
+            else:
+                vals = col
+            if base in ("begins", "startswith"):
+                hit = [i for i in idx if (v := vals[i]) is not None and v.startswith(needle)]
+            elif base in ("ends", "endswith"):
+                hit = [i for i in idx if (v := vals[i]) is not None and v.endswith(needle)]
+            else:
+                hit = [i for i in idx if (v := vals[i]) is not None and needle in v]
+        if not neg:
+            return hit
+        hs = set(hit)
+        return [i for i in idx if i not in hs]
+    test = c.test
+    return [i for i in idx if test(col[i])]
+
+
+_STR_OPS = frozenset(
+    {
+        "like",
+        "notlike",
+        "begins",
+        "notbegins",
+        "ends",
+        "notends",
+        "contains",
+        "doesnotcontain",
+        "startswith",
+        "endswith",
+    }
+)
+
+
+_FAST_OPS = frozenset({"eq", "neq", "in", "notin", "lt", "lte", "gt", "gte"})
 
 
 def _range(view: View, ftype: str, conds: list[Condition]) -> tuple[int, int] | None:
@@ -471,6 +609,9 @@ class DaktelaSimulator:
                     lo, hi = rng
                     rest = [c for c in children if not any(c is f for f in fast)]
                     residual = Group("and", rest) if rest else None
+        if not q and residual is not None:
+            matches = [order[i] for i in _evaluate(residual, view, range(lo, hi))]
+            return len(matches), matches[skip : skip + take], fields
         pred = compile_filter(residual)
         if q:
             needle = str(q).lower()
