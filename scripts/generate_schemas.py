@@ -110,7 +110,10 @@ def _property(name: str, prop: dict, components: dict, depth: int, nullable: boo
         return {"type": ["object", "null"], "properties": properties}
     if name in ("customFields", "options"):
         return FREE_FORM
-    if any(v.get("type") == "array" for v in _variants(prop)):
+    kinds = {v.get("type") for v in _variants(prop)}
+    if "object" in kinds:
+        return FREE_FORM
+    if "array" in kinds:
         return FREE_ARRAY
     return _scalar(name, prop, nullable)
 
