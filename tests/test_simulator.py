@@ -324,7 +324,8 @@ def test_skip_take_total(sim: DaktelaSimulator, http: requests.Session) -> None:
     big = DaktelaSimulator(seed=3, sizes={"activities": 1200})
     with big, requests.Session() as s:
         r = s.get(api(big, "activities.json"), params={"take": 5000}, headers=H, timeout=30)
-        assert len(r.json()["result"]["data"]) == 1000 and r.json()["result"]["total"] == 1200
+        res = r.json()["result"]
+        assert len(res["data"]) == 1000 and res["total"] == 1200
 
 
 # ------------------------------------------------------------------------------------------------ knobs
@@ -617,3 +618,26 @@ def test_string_operators(
     r = get(http, sim, "tickets", params)
     exp = sorted(t["name"] for t in sim.records("tickets") if check(t["title"]))
     assert sorted(names(r)) == exp and exp
+
+
+def test_cli_prints_url_and_credentials() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.simulator", "--port", "0", "--scale", "small"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split("listening on ", 1)[1].split()[0]
+        assert "api_user" in proc.stdout.readline() and "static-token" in proc.stdout.readline()
+        with requests.Session() as s:
+            assert s.get(url + "/api/v6/whoim.json", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

@@ -434,7 +434,9 @@ class DaktelaSimulator:
         self._server = Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="daktela-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="daktela-sim", daemon=True
+        )
         self._thread.start()
         return self.url
 
