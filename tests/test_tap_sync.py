@@ -229,3 +229,43 @@ def test_discover_lists_every_stream_with_keys(discovered_catalog):
 def test_password_never_printed(full_run):
     assert PASSWORD not in full_run.stdout
     assert PASSWORD not in full_run.stderr
+
+
+def test_config_from_environment(sim, tmp_path, discovered_catalog):
+    import os
+    import subprocess
+
+    from tests.conftest import BIN
+
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(select(copy.deepcopy(discovered_catalog), {"statuses": None})))
+    env = {
+        **os.environ,
+        "TAP_DAKTELA_URL": sim.url,
+        "TAP_DAKTELA_USERNAME": "api_user",
+        "TAP_DAKTELA_PASSWORD": PASSWORD,
+        "TAP_DAKTELA_PAGE_SIZE": "7",
+    }
+    done = subprocess.run(
+        [str(BIN / "tap-daktela"), "--config", "ENV", "--catalog", str(catalog_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if '"RECORD"' in line]
+    assert len(records) == len(sim.records("statuses"))
+    assert PASSWORD not in done.stderr
+
+
+@pytest.mark.parametrize("output_format", ["json", "markdown"])
+def test_about(tmp_path, output_format):
+    run = run_tap(tmp_path, {}, "--about", "--format", output_format)
+    assert run.returncode == 0, run.stderr
+    for setting in ("url", "username", "password", "access_token", "start_date", "end_date", "page_size"):
+        assert setting in run.stdout
+    if output_format == "json":
+        about = json.loads(run.stdout)
+        secrets = {p for p, s in about["settings"]["properties"].items() if s.get("secret")}
+        assert secrets == {"password", "access_token"}
