@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .configuration import WINDOWED, Config, ConfigError, EndpointSelection
+
+LOGGER = logging.getLogger(__name__)
 
 
 class TapError(Exception):
@@ -95,17 +98,21 @@ def replication_key(entry: dict[str, Any]) -> str | None:
 def select_stream(entry: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """Return a copy of the stream entry selected for extraction, with only `fields` (plus keys) selected.
 
-    Empty `fields` selects every property. Unknown field names are a user error naming the valid ones.
+    Empty `fields` selects every property. Unknown field names (the seed's own examples name fields such as
+    `phone` that Daktela does not have) are ignored with a warning that lists the valid ones.
     """
     entry = copy.deepcopy(entry)
     stream = entry["tap_stream_id"]
     properties = entry.get("schema", {}).get("properties", {})
     unknown = [name for name in fields if name not in properties]
     if unknown:
-        raise ConfigError(
-            f"Unknown field(s) {', '.join(repr(u) for u in unknown)} for endpoint '{stream}'; "
-            f"valid fields: {', '.join(properties)}."
+        LOGGER.warning(
+            "Ignoring unknown field(s) %s of endpoint '%s'; valid fields: %s.",
+            ", ".join(repr(u) for u in unknown),
+            stream,
+            ", ".join(properties),
         )
+        fields = tuple(name for name in fields if name in properties)
     always = set(key_properties(entry))
     rk = replication_key(entry)
     if rk:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keboola_wrapper.configuration import Config, ConfigError, EndpointSelection
+from keboola_wrapper.configuration import Config, EndpointSelection
 from keboola_wrapper.translation import plan_stream, requests_share, select_stream, selected_schema, stream_state
 
 ENTRY = {
@@ -53,12 +53,12 @@ def test_no_fields_selects_everything():
     assert all(selected(select_stream(ENTRY, ())).values())
 
 
-def test_unknown_field_is_a_user_error():
-    with pytest.raises(ConfigError) as info:
-        select_stream(ENTRY, ("title", "bogus"))
-    assert (
-        str(info.value) == "Unknown field(s) 'bogus' for endpoint 'contacts'; valid fields: name, title, edited, user."
-    )
+def test_unknown_field_is_ignored_with_a_warning(caplog):
+    entry = select_stream(ENTRY, ("title", "bogus"))
+    assert caplog.messages == [
+        "Ignoring unknown field(s) 'bogus' of endpoint 'contacts'; valid fields: name, title, edited, user."
+    ]
+    assert {crumb[1] for crumb, chosen in selected(entry).items() if chosen} == {"name", "title", "edited"}
 
 
 def test_plan_windowed_stream_with_bookmark():
