@@ -1,0 +1,154 @@
+"""End to end through the real Meltano CLI: `meltano run tap-daktela target-csv` against the simulator, twice.
+
+The project's `meltano.yml` is used as committed, in a temporary copy of the project (so `.meltano/` and
+`output/` never land in the repo). `meltano install` creates the plugin venvs there the way a user's fresh clone
+does (Meltano's default uv backend; no Meltano Hub: both plugins are fully defined in meltano.yml).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tap_daktela.flattening import flatten_schema
+from tests.conftest import PASSWORD, USERNAME
+from tests.simulator import DaktelaSimulator
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+STATE_ID = "dev:tap-daktela-to-target-csv"
+SELECTED = ("tickets", "users", "activitiesCall")
+# What the editable install (`pip_url: -e .`) needs from the project.
+PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "tap_daktela", "keboola_wrapper", "plugins")
+
+csv.field_size_limit(sys.maxsize)
+
+
+def meltano(project: Path, *args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(BIN / "meltano"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return done
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the project with its plugins installed by `meltano install`."""
+    root = tmp_path_factory.mktemp("meltano-project")
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy2(source, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with DaktelaSimulator(seed=5, scale="small") as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def env(sim) -> dict[str, str]:
+    """The user's shell: meltano (and uv) on PATH, credentials in the env vars meltano.yml points at."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MELTANO_", "TAP_DAKTELA", "TARGET_CSV", "DAKTELA_", "VIRTUAL_ENV"))
+    }
+    return base | {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DAKTELA_URL": sim.url,
+        "DAKTELA_USERNAME": USERNAME,
+        "DAKTELA_PASSWORD": PASSWORD,
+        # Meltano's documented `<PLUGIN>__SELECT` override of `select` (meltano.yml selects everything).
+        "TAP_DAKTELA__SELECT": json.dumps([f"{stream}.*" for stream in SELECTED]),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def catalog_schema(project: Path, stream: str) -> dict:
+    """The stream's schema from the tap's own discovery (the CSV columns must follow it, not the data)."""
+    config = project / "discover-config.json"
+    config.write_text(json.dumps({"url": "https://example.daktela.com"}))
+    command = [str(BIN / "tap-daktela"), "--config", str(config), "--discover"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=project)
+    assert done.returncode == 0, done.stderr
+    catalog = json.loads(done.stdout)
+    return next(entry["schema"] for entry in catalog["streams"] if entry["tap_stream_id"] == stream)
+
+
+def assert_clean_cells(rows: list[dict[str, str]], table: str) -> None:
+    """Flat rows: no Python repr anywhere; nested values that stayed in one cell are valid JSON."""
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(("{'", "['")), f"{table}.{column}: {cell[:80]!r}"
+            if cell.startswith(("{", "[")):
+                json.loads(cell)
+
+
+def test_meltano_run_twice_resumes_from_state(project: Path, env: dict[str, str], sim: DaktelaSimulator) -> None:
+    meltano(project, "install", env=env)
+    assert (project / ".meltano" / "extractors" / "tap-daktela" / "venv").is_dir()
+    assert (project / ".meltano" / "loaders" / "target-csv" / "venv").is_dir()
+
+    # --- first run: every selected stream in full, one CSV each, nothing else
+    meltano(project, "run", "tap-daktela", "target-csv", env=env)
+    output = project / "output"
+    assert sorted(path.stem for path in output.glob("*.csv")) == sorted(SELECTED)
+    for stream in SELECTED:
+        header, rows = read_csv(output / f"{stream}.csv")
+        assert len(rows) == len(sim.records(stream)), stream
+        assert header == list(flatten_schema(catalog_schema(project, stream))["properties"]), stream
+        assert_clean_cells(rows, stream)
+    header, rows = read_csv(output / "tickets.csv")
+    assert {"name", "title", "edited", "user_name", "category_title"} <= set(header)
+    assert "user" not in header and "category" not in header  # nested objects are `parent_child` columns
+    assert {row["name"] for row in rows} == {str(record["name"]) for record in sim.records("tickets")}
+    assert all(row["edited"][-6] in "+-" for row in rows if row["edited"])  # ISO 8601 with the instance offset
+
+    state = json.loads(meltano(project, "state", "get", STATE_ID, env=env).stdout)
+    first_bookmark = state["singer_state"]["bookmarks"]["tickets"]["replication_key_value"]
+    assert state["singer_state"]["bookmarks"]["activitiesCall"]["replication_key"] == "call_time"
+
+    # --- second run: only what changed since the bookmark
+    oldest = min(sim.records("tickets"), key=lambda record: record["edited"])["name"]
+    updated = sim.update("tickets", oldest)
+    inserted = sim.insert("tickets", 1)[0]
+    meltano(project, "run", "tap-daktela", "target-csv", env=env)
+
+    _, rows = read_csv(output / "tickets.csv")
+    names = {row["name"] for row in rows}
+    assert {str(updated["name"]), str(inserted["name"])} <= names
+    # At most the record(s) sitting exactly on the old bookmark are read again (an inclusive bookmark).
+    assert all(moment(row["edited"]) >= moment(first_bookmark) for row in rows), rows
+    assert len(rows) <= 4, names
+    assert_clean_cells(rows, "tickets")
+    _, users = read_csv(output / "users.csv")
+    assert len(users) == len(sim.records("users"))  # full-table stream: read in full every run
+
+    state = json.loads(meltano(project, "state", "get", STATE_ID, env=env).stdout)
+    assert moment(state["singer_state"]["bookmarks"]["tickets"]["replication_key_value"]) > moment(first_bookmark)
+    listed = meltano(project, "state", "list", env=env).stdout.split()
+    assert STATE_ID in listed
