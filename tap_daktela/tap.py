@@ -47,7 +47,12 @@ class TapDaktela(Tap):
             description="Lower bound of the first sync of incremental streams: ISO date/datetime, `today`, "
             "`yesterday`, `now` or `N days ago` (minutes, hours, weeks, months, years). Default: all history",
         ),
-        th.Property("end_date", th.StringType, description="Upper bound (exclusive), same formats. Default: now"),
+        th.Property(
+            "end_date",
+            th.StringType,
+            description="Upper bound (exclusive), same formats. Default: none, so records changed during the run "
+            "are read too",
+        ),
         th.Property(
             "timezone",
             th.StringType,
