@@ -1,0 +1,23 @@
+# Keboola Connection image of the Daktela extractor: runs `python -m keboola_wrapper` on the data folder in /data.
+# Build: docker build -t keboola-daktela .
+# Run:   docker run --rm -v "$PWD/demo-output/keboola-data:/data" keboola-daktela
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /code
+
+# Only what the package needs; pinned versions come from the lock (the only network access: the package index).
+COPY pyproject.toml requirements.lock README.md ./
+COPY tap_daktela ./tap_daktela
+COPY keboola_wrapper ./keboola_wrapper
+RUN pip install -c requirements.lock .
+
+RUN useradd --create-home --uid 1000 --user-group component
+USER component
+
+ENV KBC_DATADIR=/data
+ENTRYPOINT ["python", "-m", "keboola_wrapper"]
