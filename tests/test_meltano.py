@@ -85,6 +85,7 @@ def env(sim) -> dict[str, str]:
         # Meltano's documented `<PLUGIN>__SELECT` override of `select` (meltano.yml selects everything).
         "TAP_DAKTELA__SELECT": json.dumps([f"{stream}.*" for stream in SELECTED]),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_HUB_URL": "http://127.0.0.1:9/meltano-hub-is-not-needed",  # nothing listens: the Hub is never used
     }
 
 
