@@ -168,3 +168,28 @@ def test_image_entrypoint_extracts_tables(image: Image, installed: tuple[Path, P
         assert (data / "out" / "state.json").exists()
     # The wrapper ran the tap and target-csv installed by the image's pip step, not the project's venv.
     assert (venv / "bin" / "tap-daktela").exists() and (venv / "bin" / "target-csv").exists()
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_image_installs_only_pinned_versions(installed: tuple[Path, Path]) -> None:
+    """Every package in the image comes from requirements.lock at the locked version (a reproducible image)."""
+    venv, _ = installed
+    locked = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep:
+            locked[_normalize(name)] = version
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    installed_versions = {_normalize(item["name"]): item["version"] for item in json.loads(done.stdout)}
+    unpinned = {
+        name: version
+        for name, version in installed_versions.items()
+        if name not in {"pip", "setuptools", "wheel", "tap-daktela"} and locked.get(name) != version
+    }
+    assert not unpinned, f"installed but not pinned in requirements.lock (run `make lock`): {unpinned}"
