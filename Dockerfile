@@ -1,6 +1,6 @@
 # Keboola Connection image of the Daktela extractor: runs `python -m keboola_wrapper` on the data folder in /data.
 # Build: docker build -t keboola-daktela .
-# Run:   docker run --rm -v "$PWD/demo-output/keboola-data:/data" keboola-daktela
+# Run:   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/demo-output/keboola-data:/data" keboola-daktela
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -16,7 +16,10 @@ COPY tap_daktela ./tap_daktela
 COPY keboola_wrapper ./keboola_wrapper
 RUN pip install -c requirements.lock .
 
-RUN useradd --create-home --uid 1000 --user-group component
+# Keboola mounts the data folder at /data; the component never needs root.
+RUN useradd --create-home --uid 1000 --user-group component \
+    && mkdir -p /data \
+    && chown component:component /data
 USER component
 
 ENV KBC_DATADIR=/data
