@@ -14,7 +14,9 @@ import pendulum
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
 from tap_daktela.dates import LocalTimeConverter, to_daktela
@@ -330,7 +332,25 @@ class DaktelaStream(RESTStream):
 
     @cached_property
     def shaper(self) -> RecordShaper:
-        return RecordShaper(self.schema, LocalTimeConverter(self._tap.timezone))  # type: ignore[attr-defined]
+        selected = {name for name in self.schema["properties"] if self.mask[("properties", name)]}
+        return RecordShaper(self.schema, LocalTimeConverter(self._tap.timezone), selected)  # type: ignore[attr-defined]
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
+        """RECORD messages for a record that `RecordShaper` already projected to the selected properties.
+
+        The SDK's version walks every nested key of every record against the selection mask; for Daktela's
+        deeply expanded records that walk was two thirds of the tap's CPU time, and the shaper has already done
+        the (top-level) selection. Stream maps still apply.
+        """
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
 
 def _is_count(value: t.Any) -> bool:

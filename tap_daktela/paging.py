@@ -51,6 +51,13 @@ def before_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Conditio
     return alternatives[0] if len(alternatives) == 1 else any_of(*alternatives)
 
 
+def _drain(records: list[dict]) -> t.Iterator[dict]:
+    """Yield records in order while letting go of each one, so a parsed page is freed as it is emitted."""
+    records.reverse()
+    while records:
+        yield records.pop()
+
+
 class KeysetPaginator(BaseAPIPaginator[ListQuery]):
     """Next query = the same query restricted to records after the last one read; done when `total` is read."""
 
@@ -102,21 +109,23 @@ class ListReader:
         paginator = KeysetPaginator(query, self.key_fields)
         while not paginator.finished:
             page = self._get(paginator.current_value)
-            yield from page.records
             paginator.advance(page)  # type: ignore[arg-type]
+            yield from _drain(page.records)
 
     def _pk(self, record: dict) -> t.Any:
         return record.get(self.key_fields[-1])
 
     def records(self) -> t.Iterator[dict]:
         first = self._get(self.query)
-        yield from first.records
         if not first.records or len(first.records) >= first.total:
+            yield from _drain(first.records)
             return
         take = len(first.records)  # the server may cap `take` below what was asked
         last = first.records[-1]
         previous_keys = {self._pk(record) for record in first.records}
         remaining = first.total - take
+        yield from _drain(first.records)
+        del first
         stride = take - 1
         middle = math.ceil(remaining / stride) - 1 if self.concurrency > 1 and stride > 0 else 0
         if middle > 0:
@@ -126,8 +135,7 @@ class ListReader:
                     continue
                 pks = [self._pk(record) for record in page.records]
                 if self._pk(last) in pks:
-                    start = pks.index(self._pk(last)) + 1
-                    fresh = page.records[start:]
+                    fresh = page.records[pks.index(self._pk(last)) + 1 :]
                 else:
                     # Something before this page vanished or moved since the previous page: re-read the gap.
                     self.repairs += 1
@@ -142,10 +150,11 @@ class ListReader:
                     )
                     yield from self._keyset(gap)
                     fresh = [record for record in page.records if self._pk(record) not in previous_keys]
-                yield from fresh
+                page.records.clear()
                 if fresh:
                     last = fresh[-1]
                 previous_keys = set(pks)
+                yield from _drain(fresh)
         tail = replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, self._key(last))), skip=0)
         yield from self._keyset(tail)
 

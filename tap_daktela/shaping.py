@@ -75,8 +75,9 @@ def _converter(schema: dict, datetime_converter: Converter) -> Converter | None:
 class RecordShaper:
     """Projects and fixes records of one stream; the per-property plan is computed once."""
 
-    def __init__(self, schema: dict, datetime_converter: Converter) -> None:
-        self.plan = self._plan(schema, datetime_converter)
+    def __init__(self, schema: dict, datetime_converter: Converter, selected: t.Container[str] | None = None) -> None:
+        """`selected`: the top-level properties to keep (all when None)."""
+        self.plan = [step for step in self._plan(schema, datetime_converter) if selected is None or step[0] in selected]
 
     @classmethod
     def _plan(cls, schema: dict, datetime_converter: Converter) -> list[tuple[str, Converter | None, list | None]]:
