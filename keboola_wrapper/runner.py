@@ -23,7 +23,7 @@ from .translation import StreamPlan, tap_executable, write_private_json
 log = logging.getLogger(__name__)
 
 USER_ERROR_PREFIX = "tap-daktela: error: "
-TARGET_BATCH_ROWS = 10_000  # rows target-csv holds before it appends to the file
+TARGET_BATCH_ROWS = 100  # rows target-csv holds before it appends; a flat activity row costs it ~150 KB
 
 
 @dataclass

@@ -29,13 +29,26 @@ def _is_scalar(schema: dict) -> bool:
 
 
 def _leaf(schema: dict) -> dict:
-    """Schema of one flat column: scalars keep their type, everything else is a nullable JSON string."""
+    """Schema of one flat column: scalars keep their type, everything else is a nullable JSON string.
+
+    Datetimes stay `format: date-time`; `DaktelaWriter` drops the format from the SCHEMA message it emits in
+    flat mode, so CSV targets write the tap's ISO 8601 text as it is instead of re-parsing every value.
+    """
     if _is_scalar(schema):
         leaf = {"type": sorted(set(_types(schema)) | {"null"}, key=lambda kind: kind == "null")}
         if "format" in schema:
             leaf["format"] = schema["format"]
         return leaf
     return {"type": ["string", "null"], "contentMediaType": "application/json"}
+
+
+def as_text_schema(flat_schema: dict) -> dict:
+    """The flat schema as emitted: datetimes declared as plain strings (their text is final ISO 8601)."""
+    properties = {
+        name: {key: value for key, value in prop.items() if key != "format"}
+        for name, prop in flat_schema["properties"].items()
+    }
+    return {**flat_schema, "properties": properties}
 
 
 def flatten_schema(schema: dict) -> dict:

@@ -9,7 +9,7 @@ import orjson
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
-from tap_daktela.flattening import RecordFlattener
+from tap_daktela.flattening import RecordFlattener, as_text_schema
 
 
 class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
@@ -40,7 +40,7 @@ class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
             self._flatteners[message.stream] = flattener
             return SchemaMessage(
                 stream=message.stream,
-                schema=flattener.schema,
+                schema=as_text_schema(flattener.schema),
                 key_properties=message.key_properties,
                 bookmark_properties=message.bookmark_properties,
             )
