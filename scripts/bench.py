@@ -403,11 +403,27 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.0f}"
 
 
+def git_revision() -> str:
+    """Commit under test (the tap is installed editable, so this is the code measured) and whether it is dirty."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "tap_daktela", "keboola_wrapper"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except OSError:
+        return "unknown"
+    return rev.strip() + (" (+ uncommitted changes in tap_daktela/keboola_wrapper)" if dirty.strip() else "")
+
+
 def render(
     results: list[Result], scale: str, totals: dict[str, int], checks: list[str], load: tuple[float, float]
 ) -> str:
     raw = {r.latency: r for r in results if r.case.startswith("raw")}
     lines = [
+        f"Commit `{git_revision()}`.",
         f"Scale `{scale}`: {sum(totals.values()):,} records in {len(totals)} endpoints "
         f"({', '.join(f'{k}={v}' for k, v in totals.items())}); page size {PAGE}; {os.cpu_count()} CPUs; "
         f"1-min load average {load[0]:.2f} at start, {load[1]:.2f} at end (other work on the machine skews times).",
