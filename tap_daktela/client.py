@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
 
+import msgspec
 import orjson
 import pendulum
 import requests
@@ -50,6 +51,34 @@ def error_text(body: bytes) -> str:
     else:
         text = str(error or "")
     return " ".join(text.split())[:300]
+
+
+class _ListResult(msgspec.Struct):
+    data: list[msgspec.Raw] | dict[str, msgspec.Raw]
+    total: int | str
+
+
+class _ListEnvelope(msgspec.Struct):
+    result: _ListResult | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_ListEnvelope)
+
+
+class RawRecords:
+    """Reads raw records: only their sort key while paging, the whole record when it is emitted."""
+
+    def __init__(self, key_fields: tuple[str, ...]) -> None:
+        self.key_fields = key_fields
+        key_type = msgspec.defstruct("RecordKey", [(field, t.Any, None) for field in key_fields])
+        self._key_decoder = msgspec.json.Decoder(key_type)
+
+    def key(self, raw: msgspec.Raw) -> tuple[t.Any, ...]:
+        decoded = self._key_decoder.decode(raw)
+        return tuple(getattr(decoded, field) for field in self.key_fields)
+
+    def record(self, raw: msgspec.Raw) -> dict:
+        return orjson.loads(memoryview(raw))
 
 
 class SpooledPage:
@@ -137,7 +166,7 @@ class DaktelaStream(RESTStream):
         return (next_page_token or self.base_query()).params()
 
     def get_new_paginator(self) -> KeysetPaginator:
-        return KeysetPaginator(self.base_query(), self.key_fields)
+        return KeysetPaginator(self.base_query(), self.key_fields, self.codec.key)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -178,26 +207,32 @@ class DaktelaStream(RESTStream):
         raise DaktelaAPIError(f"endpoint '{self.name}' rejected the request (HTTP {status}){suffix}")
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        return self.parse_page(response.content).records
+        return [self.codec.record(raw) for raw in self.parse_page(response.content).raws]
 
     # --- reading -----------------------------------------------------------------------------------------
 
     def parse_page(self, content: bytes) -> Page:
-        """Parse a list envelope; `data` may be a list or an object keyed by record name, `total` a string."""
+        """Decode a list envelope, leaving each record as raw JSON until it is emitted.
+
+        `data` may be a list or an object keyed by record name, `total` an int or a numeric string.
+        """
         try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
+            envelope = _ENVELOPE.decode(content)
+        except msgspec.ValidationError:
+            envelope = None
+        except msgspec.DecodeError as exc:
             raise RetriableAPIError(f"endpoint '{self.name}' returned malformed JSON ({exc})") from exc
-        result = body.get("result") if isinstance(body, dict) else None
-        data = result.get("data") if isinstance(result, dict) else None
-        total = result.get("total") if isinstance(result, dict) else None
-        if isinstance(data, dict):
-            data = list(data.values())
-        if not isinstance(data, list) or not _is_count(total):
+        result = envelope.result if envelope is not None else None
+        if result is None or not _is_count(result.total):
             raise DaktelaAPIError(
                 f"endpoint '{self.name}' returned an unknown envelope (expected result.data and result.total)"
             )
-        return Page(records=data, total=int(total))
+        raws = list(result.data.values()) if isinstance(result.data, dict) else result.data
+        return Page(raws=raws, total=int(result.total))
+
+    @property
+    def codec(self) -> RawRecords:
+        return RawRecords(self.key_fields)  # the key changes in the date-filter fallback
 
     def _send(self, query: ListQuery) -> SpooledPage:
         """One GET of the list, with one fresh login when a login-issued token has expired."""
@@ -226,7 +261,9 @@ class DaktelaStream(RESTStream):
         return self.request_decorator(lambda q: self.parse_page(self._send(q).content()))(query)
 
     def read_list(self, query: ListQuery) -> t.Iterator[dict]:
-        reader = ListReader(self.fetch_page, self.fetch, query, self.key_fields, self.concurrency, self._executor)
+        reader = ListReader(
+            self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency, self._executor
+        )
         try:
             yield from reader.records()
         except requests.exceptions.RequestException as exc:

@@ -12,6 +12,9 @@ a record to the end of an `edited` order) between two page requests. The reader 
 
 Without concurrency, or for short lists, it is pure keyset pagination. A list that fits one page costs one
 request; `total` ends every loop, never an empty page.
+
+Memory: a page stays raw JSON until its turn; its records are parsed one at a time as they are emitted
+(a 1000-record page of expanded activities is ~17 MB of JSON but ~75 MB as Python objects).
 """
 
 from __future__ import annotations
@@ -26,19 +29,30 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_daktela.query import Condition, ListQuery, after_key, any_of, condition
 
+Raw = t.Any  # one record's JSON text (a msgspec.Raw slice of the response body)
+Key = tuple[t.Any, ...]
+
 
 @dataclass
 class Page:
-    """One parsed list response: the records (in server order) and `total` matches of its filter."""
+    """One list response: its records as raw JSON, in server order, and `total` matches of its filter."""
 
-    records: list[dict]
+    raws: list[Raw]
     total: int
 
 
 class RawPage(t.Protocol):
-    """A fetched but not yet parsed response (kept compact while it waits for its turn)."""
+    """A fetched but not yet decoded response (kept compact, possibly on disk, while it waits for its turn)."""
 
     def load(self) -> Page: ...
+
+
+class RecordCodec(t.Protocol):
+    """How the reader looks into raw records: their sort key, and the full record when it is emitted."""
+
+    def key(self, raw: Raw) -> Key: ...
+
+    def record(self, raw: Raw) -> dict: ...
 
 
 def before_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Condition:
@@ -51,28 +65,21 @@ def before_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Conditio
     return alternatives[0] if len(alternatives) == 1 else any_of(*alternatives)
 
 
-def _drain(records: list[dict]) -> t.Iterator[dict]:
-    """Yield records in order while letting go of each one, so a parsed page is freed as it is emitted."""
-    records.reverse()
-    while records:
-        yield records.pop()
-
-
 class KeysetPaginator(BaseAPIPaginator[ListQuery]):
     """Next query = the same query restricted to records after the last one read; done when `total` is read."""
 
-    def __init__(self, start_value: ListQuery, key_fields: tuple[str, ...]) -> None:
+    def __init__(self, start_value: ListQuery, key_fields: tuple[str, ...], key: t.Callable[[Raw], Key]) -> None:
         super().__init__(start_value)
         self.key_fields = key_fields
+        self.key = key
         self.base_filters = start_value.filters
 
     def has_more(self, response: Page) -> bool:  # type: ignore[override]
         # `total` counts every record after the cursor, so a page holding all of them is the last one.
-        return 0 < len(response.records) < response.total
+        return 0 < len(response.raws) < response.total
 
     def get_next(self, response: Page) -> ListQuery:  # type: ignore[override]
-        last = response.records[-1]
-        cursor = after_key(self.key_fields, [last.get(field) for field in self.key_fields])
+        cursor = after_key(self.key_fields, self.key(response.raws[-1]))
         return replace(self.current_value, filters=(*self.base_filters, cursor), skip=0)
 
 
@@ -83,6 +90,7 @@ class ListReader:
         self,
         fetch_now: t.Callable[[ListQuery], Page],
         fetch_later: t.Callable[[ListQuery], RawPage],
+        codec: RecordCodec,
         query: ListQuery,
         key_fields: tuple[str, ...],
         concurrency: int,
@@ -90,6 +98,7 @@ class ListReader:
     ) -> None:
         self.fetch_now = fetch_now
         self.fetch_later = fetch_later
+        self.codec = codec
         self.query = query
         self.key_fields = key_fields
         self.concurrency = max(1, concurrency)
@@ -97,45 +106,48 @@ class ListReader:
         self.requests = 0
         self.repairs = 0
 
-    def _key(self, record: dict) -> list[t.Any]:
-        return [record.get(field) for field in self.key_fields]
-
     def _get(self, query: ListQuery) -> Page:
         self.requests += 1
         return self.fetch_now(query)
 
+    def _emit(self, raws: list[Raw]) -> t.Iterator[dict]:
+        """Parse and yield records in order, letting go of each raw record once it is parsed."""
+        raws.reverse()
+        while raws:
+            yield self.codec.record(raws.pop())
+
     def _keyset(self, query: ListQuery) -> t.Iterator[dict]:
         """Sequential keyset pagination from `query` until its `total` is read."""
-        paginator = KeysetPaginator(query, self.key_fields)
+        paginator = KeysetPaginator(query, self.key_fields, self.codec.key)
         while not paginator.finished:
             page = self._get(paginator.current_value)
             paginator.advance(page)  # type: ignore[arg-type]
-            yield from _drain(page.records)
-
-    def _pk(self, record: dict) -> t.Any:
-        return record.get(self.key_fields[-1])
+            yield from self._emit(page.raws)
 
     def records(self) -> t.Iterator[dict]:
+        key = self.codec.key
         first = self._get(self.query)
-        if not first.records or len(first.records) >= first.total:
-            yield from _drain(first.records)
+        if not first.raws or len(first.raws) >= first.total:
+            yield from self._emit(first.raws)
             return
-        take = len(first.records)  # the server may cap `take` below what was asked
-        last = first.records[-1]
-        previous_keys = {self._pk(record) for record in first.records}
+        take = len(first.raws)  # the server may cap `take` below what was asked
+        last = key(first.raws[-1])
+        previous = {k[-1] for k in map(key, first.raws)}  # primary keys of the page just emitted
         remaining = first.total - take
-        yield from _drain(first.records)
-        del first
+        yield from self._emit(first.raws)
         stride = take - 1
         middle = math.ceil(remaining / stride) - 1 if self.concurrency > 1 and stride > 0 else 0
         if middle > 0:
             offsets = [index * stride for index in range(1, middle + 1)]
             for page in self._ordered(offsets, replace(self.query, take=take)):
-                if not page.records:
+                if not page.raws:
                     continue
-                pks = [self._pk(record) for record in page.records]
-                if self._pk(last) in pks:
-                    fresh = page.records[pks.index(self._pk(last)) + 1 :]
+                keys = [key(raw) for raw in page.raws]
+                pks = [k[-1] for k in keys]
+                if last[-1] in pks:
+                    start = pks.index(last[-1]) + 1
+                    fresh = page.raws[start:]
+                    fresh_keys = keys[start:]
                 else:
                     # Something before this page vanished or moved since the previous page: re-read the gap.
                     self.repairs += 1
@@ -143,40 +155,43 @@ class ListReader:
                         self.query,
                         filters=(
                             *self.query.filters,
-                            after_key(self.key_fields, self._key(last)),
-                            before_key(self.key_fields, self._key(page.records[0])),
+                            after_key(self.key_fields, last),
+                            before_key(self.key_fields, keys[0]),
                         ),
                         skip=0,
                     )
                     yield from self._keyset(gap)
-                    fresh = [record for record in page.records if self._pk(record) not in previous_keys]
-                page.records.clear()
-                if fresh:
-                    last = fresh[-1]
-                previous_keys = set(pks)
-                yield from _drain(fresh)
-        tail = replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, self._key(last))), skip=0)
+                    chosen = [i for i, pk in enumerate(pks) if pk not in previous]
+                    fresh = [page.raws[i] for i in chosen]
+                    fresh_keys = [keys[i] for i in chosen]
+                page.raws.clear()
+                if fresh_keys:
+                    last = fresh_keys[-1]
+                previous = set(pks)
+                yield from self._emit(fresh)
+        tail = replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, last)), skip=0)
         yield from self._keyset(tail)
 
     def _ordered(self, offsets: list[int], query: ListQuery) -> t.Iterator[Page]:
-        """Fetch pages at `offsets` with at most `concurrency` in flight; yield them parsed, in order."""
+        """Fetch pages at `offsets` with at most `concurrency` in flight; yield them decoded, in order."""
         owns_executor = self.executor is None
         executor = self.executor or ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="page")
         pending: deque[Future] = deque()
         waiting = iter(offsets)
-        try:
+
+        def submit_next() -> None:
             for offset in waiting:
                 pending.append(executor.submit(self.fetch_later, replace(query, skip=offset)))
                 self.requests += 1
-                if len(pending) >= self.concurrency:
-                    break
+                return
+
+        try:
+            for _ in range(self.concurrency):
+                submit_next()
             while pending:
-                raw = pending.popleft().result()
-                for offset in waiting:
-                    pending.append(executor.submit(self.fetch_later, replace(query, skip=offset)))
-                    self.requests += 1
-                    break
-                yield raw.load()
+                raw_page = pending.popleft().result()
+                submit_next()
+                yield raw_page.load()
         finally:
             for future in pending:
                 future.cancel()
