@@ -370,7 +370,8 @@ class DaktelaStream(RESTStream):
     @cached_property
     def shaper(self) -> RecordShaper:
         selected = {name for name in self.schema["properties"] if self.mask[("properties", name)]}
-        return RecordShaper(self.schema, LocalTimeConverter(self._tap.timezone), selected)  # type: ignore[attr-defined]
+        converter = LocalTimeConverter(self._tap.timezone)  # type: ignore[attr-defined]
+        return RecordShaper(self.schema, converter, selected, flat=bool(self.config.get("flatten_records")))
 
     def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
         """RECORD messages for a record that `RecordShaper` already projected to the selected properties.

@@ -1,15 +1,11 @@
-"""Flat, CSV-ready records: nested objects one level down as `parent_child`, anything deeper as JSON text.
+"""Flat, CSV-ready schemas: nested objects one level down as `parent_child`, anything deeper as JSON text.
 
 target-csv writes nested values as Python repr, and the SDK's own flattening fails on null nested objects and
-on objects whose keys are not declared. With `flatten_records` the tap emits flat records itself, and the
-columns come from the schema alone, never from the data.
+on objects whose keys are not declared. With `flatten_records` the tap emits flat records itself
+(`RecordShaper(flat=True)` builds them) and the columns come from the schema alone, never from the data.
 """
 
 from __future__ import annotations
-
-import typing as t
-
-import orjson
 
 SEPARATOR = "_"
 
@@ -64,35 +60,3 @@ def flatten_schema(schema: dict) -> dict:
     if "required" in schema:
         flat["required"] = list(schema["required"])
     return flat
-
-
-def _json_text(value: t.Any) -> str | None:
-    if value is None:
-        return None
-    return orjson.dumps(value).decode()
-
-
-class RecordFlattener:
-    """Flattens records of one stream by a plan computed once from its (selected) schema."""
-
-    def __init__(self, schema: dict) -> None:
-        self.plan: list[tuple[str, list[tuple[str, str]] | None]] = []
-        for name, prop in schema.get("properties", {}).items():
-            if _is_declared_object(prop):
-                self.plan.append((name, [(child, f"{name}{SEPARATOR}{child}") for child in prop["properties"]]))
-            else:
-                self.plan.append((name, None))
-        self.schema = flatten_schema(schema)
-
-    def __call__(self, record: dict) -> dict:
-        flat: dict[str, t.Any] = {}
-        for name, children in self.plan:
-            value = record.get(name)
-            if children is None:
-                flat[name] = _json_text(value) if isinstance(value, (dict, list)) else value
-                continue
-            nested = value if isinstance(value, dict) else {}
-            for child, column in children:
-                child_value = nested.get(child)
-                flat[column] = _json_text(child_value) if isinstance(child_value, (dict, list)) else child_value
-        return flat

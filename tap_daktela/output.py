@@ -6,19 +6,19 @@ import sys
 import typing as t
 
 import orjson
-from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib import SchemaMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
-from tap_daktela.flattening import RecordFlattener, as_text_schema
+from tap_daktela.flattening import as_text_schema, flatten_schema
 
 
 class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
     """Serialises with orjson and flushes only with STATE messages and at exit (a flush per record costs a
-    system call each). With `flatten` on, SCHEMA and RECORD messages are flattened (see `flattening`)."""
+    system call each). With `flatten` on, SCHEMA messages declare the flat columns that the streams' records
+    already have (see `flattening`)."""
 
     def __init__(self) -> None:
         self.flatten = False
-        self._flatteners: dict[str, RecordFlattener] = {}
         self._out = sys.stdout.buffer
 
     def serialize_message(self, message: t.Any) -> bytes:
@@ -36,14 +36,10 @@ class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
 
     def _flattened(self, message: t.Any) -> t.Any:
         if isinstance(message, SchemaMessage):
-            flattener = RecordFlattener(message.schema)
-            self._flatteners[message.stream] = flattener
             return SchemaMessage(
                 stream=message.stream,
-                schema=as_text_schema(flattener.schema),
+                schema=as_text_schema(flatten_schema(message.schema)),
                 key_properties=message.key_properties,
                 bookmark_properties=message.bookmark_properties,
             )
-        if isinstance(message, RecordMessage) and message.stream in self._flatteners:
-            message.record = self._flatteners[message.stream](message.record)
         return message

@@ -5,8 +5,8 @@ a record to the end of an `edited` order) between two page requests. The reader 
 
 1. reads the first page, which also tells `total`;
 2. fetches the pages in between concurrently by offset, each overlapping the previous one by one record,
-   and checks continuity while emitting them in order: when a page does not contain the previous page's last
-   record, the gap is re-read by key (`after previous last` and `before this first`), server-side;
+   and checks continuity while emitting them in order: when a page does not start with the previous page's
+   last record, its range is re-read by key (`after the last emitted` up to `this page's last`), server-side;
 3. reads the rest by key (keyset pagination, `after the last emitted record`), sequentially, only after every
    offset page is done, so records inserted or moved to the end meanwhile are read too.
 
@@ -14,7 +14,8 @@ Without concurrency, or for short lists, it is pure keyset pagination. A list th
 request; `total` ends every loop, never an empty page.
 
 Memory: a page stays raw JSON until its turn; its records are parsed one at a time as they are emitted
-(a 1000-record page of expanded activities is ~17 MB of JSON but ~75 MB as Python objects).
+(a 1000-record page of expanded activities is ~17 MB of JSON but ~75 MB as Python objects). Only the first and
+last record of a page are looked into before that, for the continuity check.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class RecordCodec(t.Protocol):
     def record(self, raw: Raw) -> dict: ...
 
 
-def before_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Condition:
-    """Records strictly before `key` in the order of `sort_fields`."""
+def up_to_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Condition:
+    """Records at or before `key` in the order of `sort_fields`: for (edited, name) up to (e, n),
+    `edited < e OR (edited = e AND name <= n)`."""
     alternatives = []
     for position, field in enumerate(sort_fields):
         prefix = [condition(prev, "eq", key[i]) for i, prev in enumerate(sort_fields[:position])]
-        strictly_before = condition(field, "lt", key[position])
-        alternatives.append({"logic": "and", "filters": [*prefix, strictly_before]} if prefix else strictly_before)
+        bound = condition(field, "lte" if position == len(sort_fields) - 1 else "lt", key[position])
+        alternatives.append({"logic": "and", "filters": [*prefix, bound]} if prefix else bound)
     return alternatives[0] if len(alternatives) == 1 else any_of(*alternatives)
 
 
@@ -132,7 +134,6 @@ class ListReader:
             return
         take = len(first.raws)  # the server may cap `take` below what was asked
         last = key(first.raws[-1])
-        previous = {k[-1] for k in map(key, first.raws)}  # primary keys of the page just emitted
         remaining = first.total - take
         yield from self._emit(first.raws)
         stride = take - 1
@@ -142,35 +143,24 @@ class ListReader:
             for page in self._ordered(offsets, replace(self.query, take=take)):
                 if not page.raws:
                     continue
-                keys = [key(raw) for raw in page.raws]
-                pks = [k[-1] for k in keys]
-                if last[-1] in pks:
-                    start = pks.index(last[-1]) + 1
-                    fresh = page.raws[start:]
-                    fresh_keys = keys[start:]
+                page_last = key(page.raws[-1])
+                if key(page.raws[0]) == last:
+                    # The page starts with the record the previous page ended with: nothing in between moved.
+                    del page.raws[0]
+                    yield from self._emit(page.raws)
                 else:
-                    # Something before this page vanished or moved since the previous page: re-read the gap.
+                    # Something before this page vanished, moved or appeared since the previous page was read:
+                    # read this page's range again by key, from the last record emitted.
                     self.repairs += 1
-                    gap = replace(
-                        self.query,
-                        filters=(
-                            *self.query.filters,
-                            after_key(self.key_fields, last),
-                            before_key(self.key_fields, keys[0]),
-                        ),
-                        skip=0,
-                    )
-                    yield from self._keyset(gap)
-                    chosen = [i for i, pk in enumerate(pks) if pk not in previous]
-                    fresh = [page.raws[i] for i in chosen]
-                    fresh_keys = [keys[i] for i in chosen]
-                page.raws.clear()
-                if fresh_keys:
-                    last = fresh_keys[-1]
-                previous = set(pks)
-                yield from self._emit(fresh)
+                    page.raws.clear()
+                    yield from self._keyset(self._between(last, page_last))
+                last = page_last
         tail = replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, last)), skip=0)
         yield from self._keyset(tail)
+
+    def _between(self, after: Key, up_to: Key) -> ListQuery:
+        bounds = (after_key(self.key_fields, after), up_to_key(self.key_fields, up_to))
+        return replace(self.query, filters=(*self.query.filters, *bounds), skip=0)
 
     def _ordered(self, offsets: list[int], query: ListQuery) -> t.Iterator[Page]:
         """Fetch pages at `offsets` with at most `concurrency` in flight; yield them decoded, in order."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import typing as t
 
+import orjson
+
+from tap_daktela.flattening import SEPARATOR
+
 Converter = t.Callable[[t.Any], t.Any]
 
 
@@ -72,12 +76,40 @@ def _converter(schema: dict, datetime_converter: Converter) -> Converter | None:
     return None
 
 
-class RecordShaper:
-    """Projects and fixes records of one stream; the per-property plan is computed once."""
+def _cell(value: t.Any, convert: Converter | None) -> t.Any:
+    """One flat cell: objects and arrays as JSON text, scalars fixed up."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return convert(value) if convert is not None else value
 
-    def __init__(self, schema: dict, datetime_converter: Converter, selected: t.Container[str] | None = None) -> None:
+
+class RecordShaper:
+    """Projects and fixes records of one stream; the per-property plan is computed once.
+
+    With `flat`, it also flattens in the same pass (see `flattening`): nested declared objects become
+    `parent_child` cells, deeper values JSON text, and null cells are left out (a CSV target writes them as
+    empty cells anyway, and every key it need not parse and check is time saved: a flat activity is ~40% nulls).
+    """
+
+    def __init__(
+        self,
+        schema: dict,
+        datetime_converter: Converter,
+        selected: t.Container[str] | None = None,
+        *,
+        flat: bool = False,
+    ) -> None:
         """`selected`: the top-level properties to keep (all when None)."""
         self.plan = [step for step in self._plan(schema, datetime_converter) if selected is None or step[0] in selected]
+        self.flat = flat
+        self.flat_plan = [
+            (
+                name,
+                convert,
+                None if nested is None else [(child, f"{name}{SEPARATOR}{child}", fix) for child, fix, _ in nested],
+            )
+            for name, convert, nested in self.plan
+        ]
 
     @classmethod
     def _plan(cls, schema: dict, datetime_converter: Converter) -> list[tuple[str, Converter | None, list | None]]:
@@ -90,7 +122,7 @@ class RecordShaper:
         return plan
 
     def __call__(self, record: dict) -> dict:
-        return self._shape(record, self.plan)
+        return self._flatten(record) if self.flat else self._shape(record, self.plan)
 
     def _shape(self, record: dict, plan: list) -> dict:
         out = {}
@@ -106,4 +138,23 @@ class RecordShaper:
                 out[name] = convert(value)
             else:
                 out[name] = value
+        return out
+
+    def _flatten(self, record: dict) -> dict:
+        out = {}
+        for name, convert, children in self.flat_plan:
+            value = record.get(name)
+            if value is None:
+                continue
+            if children is None:
+                cell = _cell(value, convert)
+                if cell is not None:
+                    out[name] = cell
+            elif isinstance(value, dict):
+                for child, column, fix in children:
+                    child_value = value.get(child)
+                    if child_value is not None:
+                        cell = _cell(child_value, fix)
+                        if cell is not None:
+                            out[column] = cell
         return out

@@ -1,7 +1,7 @@
 import json
 
 from tap_daktela.dates import LocalTimeConverter
-from tap_daktela.flattening import RecordFlattener, flatten_schema
+from tap_daktela.flattening import as_text_schema, flatten_schema
 from tap_daktela.shaping import RecordShaper
 from tap_daktela.streams import load_schema
 
@@ -74,23 +74,39 @@ def test_flat_schema_columns_come_from_the_schema_only():
     assert flat["properties"]["name"]["type"] == ["integer", "null"]
 
 
-def test_flat_records_hold_json_for_deeper_values_and_nulls_for_missing_objects():
-    flatten = RecordFlattener(SCHEMA)
-    record = shaper()(
+def flat_shaper():
+    return RecordShaper(SCHEMA, LocalTimeConverter("Europe/Prague"), flat=True)
+
+
+def test_flat_records_hold_json_for_deeper_values_and_leave_nulls_out():
+    flat = flat_shaper()(
         {
-            "name": 1,
-            "user": {"name": "jan", "role": {"title": 'Ad"min', "n": [1]}},
+            "name": "1",
+            "edited": "2024-01-05 08:00:00",
+            "user": {"name": "jan", "created": "2024-07-01 10:00:00", "role": {"title": 'Ad"min', "n": [1]}},
             "customFields": {"email": ["a@b.cz"]},
             "statuses": [],
+            "_sys": {"model": "x"},
         }
     )
-    flat = flatten(record)
-    assert list(flat) == list(flatten.schema["properties"])
+    columns = list(flatten_schema(SCHEMA)["properties"])
+    assert set(flat) <= set(columns)
+    assert list(flat) == [column for column in columns if column in flat]  # schema order
+    assert flat["name"] == 1
+    assert flat["edited"] == "2024-01-05T08:00:00+01:00"
+    assert flat["user_created"] == "2024-07-01T10:00:00+02:00"
     assert json.loads(flat["user_role"]) == {"title": 'Ad"min', "n": [1]}
     assert json.loads(flat["customFields"]) == {"email": ["a@b.cz"]}
     assert flat["statuses"] == "[]"
-    assert flat["title"] is None
-    assert flatten(shaper()({"name": 2, "user": None}))["user_name"] is None
+    assert "title" not in flat and "important" not in flat
+    assert flat_shaper()({"name": 2, "user": None}) == {"name": 2}
+    assert flat_shaper()({"name": 3, "user": []}) == {"name": 3}
+
+
+def test_emitted_flat_schema_declares_datetimes_as_text():
+    emitted = as_text_schema(flatten_schema(SCHEMA))
+    assert emitted["properties"]["edited"] == {"type": ["string", "null"]}
+    assert emitted["properties"]["name"] == {"type": ["integer", "null"]}
 
 
 def test_every_generated_schema_flattens_to_unique_valid_column_names():
