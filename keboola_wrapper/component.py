@@ -48,6 +48,17 @@ def _login(config: Config) -> str:
         raise UserException(str(exc)) from None
 
 
+def _instance_timezone(config: Config, token: str) -> str | None:
+    """The instance's `_timezone`, read once here so the taps need not each ask `whoim` again."""
+    from tap_daktela.auth import whoim
+    from tap_daktela.errors import DaktelaError
+
+    try:
+        return whoim(config.url, token, verify_ssl=config.verify_ssl).get("_timezone")
+    except DaktelaError as exc:
+        raise UserException(str(exc)) from None
+
+
 class Component(ComponentBase):
     """Daktela extractor: validated config in, one CSV table per endpoint out."""
 
@@ -73,7 +84,8 @@ class Component(ComponentBase):
         redact = Redactor([config.password, token])
         previous = self.get_state_file() or {}
         share = requests_share(config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints)
-        plans = [plan_stream(config, sel, catalog, token, share, previous) for sel in config.endpoints]
+        timezone = _instance_timezone(config, token)
+        plans = [plan_stream(config, sel, catalog, token, share, previous, timezone) for sel in config.endpoints]
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
 

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -184,9 +185,13 @@ def run_all(
         if failed.is_set():
             return None
         log.info("Extracting endpoint '%s'", plan.endpoint)
+        started = time.monotonic()
         res = run_one(plan)
         if not res.ok:
             failed.set()
+        log.info(
+            "Endpoint '%s' %s in %.1f s", plan.endpoint, "done" if res.ok else "failed", time.monotonic() - started
+        )
         return res
 
     with ThreadPoolExecutor(max_workers=max(1, max_parallel), thread_name_prefix="pipeline") as pool:

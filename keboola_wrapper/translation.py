@@ -171,8 +171,10 @@ class StreamPlan:
     schema: dict[str, Any]
 
 
-def tap_settings(config: Config, endpoint: str, token: str, requests_share: int) -> dict[str, Any]:
-    """Tap config for one endpoint: the shared token, page size, request share, and the window if it applies."""
+def tap_settings(
+    config: Config, endpoint: str, token: str, requests_share: int, timezone: str | None = None
+) -> dict[str, Any]:
+    """Tap config for one endpoint: the shared token and time zone, page size, request share, and the window."""
     settings: dict[str, Any] = {
         "url": config.url,
         "access_token": token,
@@ -181,6 +183,8 @@ def tap_settings(config: Config, endpoint: str, token: str, requests_share: int)
         "verify_ssl": config.verify_ssl,
         "flatten_records": True,
     }
+    if timezone:
+        settings["timezone"] = timezone
     if endpoint in WINDOWED:
         settings["start_date"] = config.date_from
         settings["end_date"] = config.date_to
@@ -202,6 +206,7 @@ def plan_stream(
     token: str,
     requests_share: int,
     previous_state: dict[str, Any],
+    timezone: str | None = None,
 ) -> StreamPlan:
     """Build the plan of one endpoint's pipeline."""
     entry = catalog_streams.get(selection.endpoint)
@@ -212,7 +217,7 @@ def plan_stream(
     selected = select_stream(entry, selection.fields)
     return StreamPlan(
         endpoint=selection.endpoint,
-        tap_config=tap_settings(config, selection.endpoint, token, requests_share),
+        tap_config=tap_settings(config, selection.endpoint, token, requests_share, timezone),
         catalog={"streams": [selected]},
         state=stream_state(selection.endpoint, previous_state, config.incremental),
         primary_key=tuple(key_properties(selected)),

@@ -112,8 +112,12 @@ def user_error_line(proc) -> str:
 
 def test_full_run_all_endpoints(sim, tmp_path):
     data = tmp_path / "data"
+    sim.reset_counters()
     proc = run(load_case("full_run"), data, sim.url)
     assert proc.returncode == 0, proc.stderr
+    assert sim.counters.logins == 1  # one login, its token shared by all 15 taps
+    assert sim.counters.by_endpoint["whoim"] == 1  # the time zone is read once, not by every tap
+    assert sim.counters.peak_in_flight <= 10  # max_concurrent_requests is a budget across all pipelines
     state = json.loads((data / "out" / "state.json").read_text())
     for endpoint in ENDPOINTS:
         table = data / "out" / "tables" / f"{endpoint}.csv"

@@ -63,7 +63,7 @@ def test_unknown_field_is_ignored_with_a_warning(caplog):
 
 def test_plan_windowed_stream_with_bookmark():
     state = {"bookmarks": {"contacts": {"replication_key": "edited", "replication_key_value": "2024-01-01"}}}
-    plan = plan_stream(CONFIG, EndpointSelection("contacts"), {"contacts": ENTRY}, "tok", 4, state)
+    plan = plan_stream(CONFIG, EndpointSelection("contacts"), {"contacts": ENTRY}, "tok", 4, state, "Europe/Prague")
     assert plan.tap_config == {
         "url": "https://x.daktela.com",
         "access_token": "tok",
@@ -71,6 +71,7 @@ def test_plan_windowed_stream_with_bookmark():
         "max_concurrent_requests": 4,
         "verify_ssl": True,
         "flatten_records": True,
+        "timezone": "Europe/Prague",
         "start_date": "7 days ago",
         "end_date": "today",
     }
