@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from tap_daktela.endpoints import ENDPOINTS as TAP_ENDPOINTS
 from tests.simulator import DaktelaSimulator
 
 SAMPLES = Path("/work/shared/daktela-api/samples")
@@ -102,26 +103,7 @@ def test_whoim(sim: DaktelaSimulator, http: requests.Session) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ endpoints
-@pytest.mark.parametrize(
-    "ep",
-    [
-        "tickets",
-        "contacts",
-        "activities",
-        "activitiesChat",
-        "activitiesEmail",
-        "activitiesCall",
-        "accounts",
-        "crmRecords",
-        "campaignsRecords",
-        "groups",
-        "pauses",
-        "queues",
-        "statuses",
-        "templates",
-        "users",
-    ],
-)
+@pytest.mark.parametrize("ep", [endpoint.name for endpoint in TAP_ENDPOINTS])  # every stream the tap reads
 def test_each_endpoint_list_single_404(sim: DaktelaSimulator, http: requests.Session, ep: str) -> None:
     assert ep in sim.endpoints
     r = get(http, sim, f"{ep}.json", {"take": 1000})

@@ -25,6 +25,7 @@ import orjson
 
 from .data import ENDPOINTS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES, Generator, fmt
 from .query import (
+    OPERATORS,
     RANGE_OPS,
     Condition,
     Group,
@@ -133,6 +134,7 @@ class View:
 
 
 def _kind(col: list[Any]) -> str | None:
+    """The one comparable kind of a column's non-null values ("int", "dt" or "str"), None when mixed or other."""
     kinds = set()
     for v in col:
         if v is None:
@@ -182,24 +184,9 @@ class Table:
     def field_type(self, f: str) -> str | None:
         if f in self.types:
             return self.types[f]
-        kinds = set()
-        for e in self.entries.values():
-            v = e.rec.get(f)
-            if v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, str)):
-                kinds.add("other")
-            elif isinstance(v, int):
-                kinds.add("int")
-            elif len(v) == 19 and v[4] == "-" and v[10] == " ":
-                kinds.add("dt")
-            else:
-                kinds.add("str")
-            if len(kinds) > 1:
-                break
-        t = kinds.pop() if len(kinds) == 1 else None
-        self.types[f] = t if t != "other" else None
-        return self.types[f]
+        t = _kind([e.rec.get(f) for e in self.entries.values()])
+        self.types[f] = t
+        return t
 
     def view(self, spec: tuple[tuple[str, bool], ...]) -> View:
         v = self.views.get(spec)
@@ -295,20 +282,7 @@ def _filter_column(col: list[Any], idx: list[int] | range, c: Condition, ftype: 
     return [i for i in idx if test(col[i])]
 
 
-_STR_OPS = frozenset(
-    {
-        "like",
-        "notlike",
-        "begins",
-        "notbegins",
-        "ends",
-        "notends",
-        "contains",
-        "doesnotcontain",
-        "startswith",
-        "endswith",
-    }
-)
+_STR_OPS = OPERATORS - RANGE_OPS - {"neq", "in", "notin", "isnull", "isnotnull"}  # the text-matching ones
 
 
 _FAST_OPS = frozenset({"eq", "neq", "in", "notin", "lt", "lte", "gt", "gte"})
