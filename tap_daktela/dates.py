@@ -15,6 +15,7 @@ from tap_daktela.errors import DaktelaConfigError
 
 DAKTELA_FORMAT = "YYYY-MM-DD HH:mm:ss"
 _RELATIVE = re.compile(r"^(\d+)\s+(minute|hour|day|week|month|year)s?\s+ago$")
+CACHE_ENTRIES = 10_000  # ~2.5 MB; a bound, so memory stays flat however many records a stream has
 _NAIVE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$")
 
 
@@ -83,7 +84,7 @@ class LocalTimeConverter:
                 converted = moment.isoformat()
             except ValueError:
                 converted = value
-        if len(self._cache) > 200_000:
+        if len(self._cache) > CACHE_ENTRIES:
             self._cache.clear()
         self._cache[value] = converted
         return converted
