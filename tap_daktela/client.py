@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
 
@@ -261,9 +260,7 @@ class DaktelaStream(RESTStream):
         return self.request_decorator(lambda q: self.parse_page(self._send(q).content()))(query)
 
     def read_list(self, query: ListQuery) -> t.Iterator[dict]:
-        reader = ListReader(
-            self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency, self._executor
-        )
+        reader = ListReader(self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency)
         try:
             yield from reader.records()
         except requests.exceptions.RequestException as exc:
@@ -282,10 +279,6 @@ class DaktelaStream(RESTStream):
             reader.repairs,
             " in date-filter fallback" if self.date_filter_fallback else "",
         )
-
-    @cached_property
-    def _executor(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.name}-page")
 
     # --- queries ------------------------------------------------------------------------------------------
 

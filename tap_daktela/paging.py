@@ -96,7 +96,6 @@ class ListReader:
         query: ListQuery,
         key_fields: tuple[str, ...],
         concurrency: int,
-        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.fetch_now = fetch_now
         self.fetch_later = fetch_later
@@ -104,7 +103,6 @@ class ListReader:
         self.query = query
         self.key_fields = key_fields
         self.concurrency = max(1, concurrency)
-        self.executor = executor
         self.requests = 0
         self.repairs = 0
 
@@ -163,9 +161,10 @@ class ListReader:
         return replace(self.query, filters=(*self.query.filters, *bounds), skip=0)
 
     def _ordered(self, offsets: list[int], query: ListQuery) -> t.Iterator[Page]:
-        """Fetch pages at `offsets` with at most `concurrency` in flight; yield them decoded, in order."""
-        owns_executor = self.executor is None
-        executor = self.executor or ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="page")
+        """Fetch pages at `offsets` with at most `concurrency` in flight; yield them decoded, in order.
+
+        The worker threads live only while the offset pages are fetched."""
+        executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="page")
         pending: deque[Future] = deque()
         waiting = iter(offsets)
 
@@ -185,5 +184,4 @@ class ListReader:
         finally:
             for future in pending:
                 future.cancel()
-            if owns_executor:
-                executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
