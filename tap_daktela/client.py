@@ -22,6 +22,7 @@ from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
 from tap_daktela.dates import LocalTimeConverter, to_daktela
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
+from tap_daktela.memory import release_free_memory
 from tap_daktela.paging import KeysetPaginator, ListReader, Page
 from tap_daktela.query import ListQuery, condition
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
@@ -260,7 +261,9 @@ class DaktelaStream(RESTStream):
         return self.request_decorator(lambda q: self.parse_page(self._send(q).content()))(query)
 
     def read_list(self, query: ListQuery) -> t.Iterator[dict]:
-        reader = ListReader(self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency)
+        reader = ListReader(
+            self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency, release_free_memory
+        )
         try:
             yield from reader.records()
         except requests.exceptions.RequestException as exc:

@@ -96,7 +96,10 @@ class ListReader:
         query: ListQuery,
         key_fields: tuple[str, ...],
         concurrency: int,
+        after_page: t.Callable[[], None] = lambda: None,
     ) -> None:
+        """`after_page` runs each time a page's records have all been emitted (to release memory)."""
+        self.after_page = after_page
         self.fetch_now = fetch_now
         self.fetch_later = fetch_later
         self.codec = codec
@@ -115,6 +118,7 @@ class ListReader:
         raws.reverse()
         while raws:
             yield self.codec.record(raws.pop())
+        self.after_page()
 
     def _keyset(self, query: ListQuery) -> t.Iterator[dict]:
         """Sequential keyset pagination from `query` until its `total` is read."""
