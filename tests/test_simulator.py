@@ -14,7 +14,8 @@ import requests
 from tap_daktela.endpoints import ENDPOINTS as TAP_ENDPOINTS
 from tests.simulator import DaktelaSimulator
 
-SAMPLES = Path("/work/shared/daktela-api/samples")
+# The project's shared folder sits beside the repository (on CI too).
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "daktela-api" / "samples"
 TOKEN = "static-token-0123456789"
 H = {"X-AUTH-TOKEN": TOKEN}
 
