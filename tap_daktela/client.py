@@ -301,6 +301,13 @@ class DaktelaStream(RESTStream):
         wanted = [name for name in properties if name in selected or name in keys]
         return () if len(wanted) == len(properties) else tuple(wanted)
 
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The later of the bookmark and `start_date`; the SDK's version cannot read phrases like `7 days ago`."""
+        start = self._tap.start_date  # type: ignore[attr-defined]
+        if start is None or pendulum.parse(str(value)) >= start:
+            return value
+        return start.isoformat()
+
     def window(self, context: Context | None) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
         """The [start, end) window of this run in the instance zone; None means unbounded."""
         tap = self._tap

@@ -269,3 +269,19 @@ def test_about(tmp_path, output_format):
         about = json.loads(run.stdout)
         secrets = {p for p, s in about["settings"]["properties"].items() if s.get("secret")}
         assert secrets == {"password", "access_token"}
+
+
+@pytest.mark.parametrize(
+    ("start_date", "expected_floor"), [("3 years ago", None), ("2025-06-10", "2025-06-10 00:00:00")]
+)
+def test_bookmark_with_a_start_date_phrase_or_a_later_start_date(
+    sim, tmp_path, discovered_catalog, start_date, expected_floor
+):
+    catalog = select(copy.deepcopy(discovered_catalog), {"tickets": None})
+    bookmark = "2025-06-01T00:00:00+02:00"
+    state = {"bookmarks": {"tickets": {"replication_key": "edited", "replication_key_value": bookmark}}}
+    run = run_tap(tmp_path, tap_config(sim, start_date=start_date), catalog=catalog, state=state)
+    assert run.returncode == 0, run.stderr
+    floor = expected_floor or "2025-06-01 00:00:00"  # the later of bookmark and start_date
+    expected = {r["name"] for r in sim.records("tickets") if r["edited"] >= floor}
+    assert expected and {r["name"] for r in run.records("tickets")} == expected
