@@ -318,6 +318,8 @@ class DaktelaStream(RESTStream):
                 start = pendulum.parse(str(bookmark))
                 if self.endpoint.created_key:
                     start = start.subtract(days=float(self.config.get("lookback_window_days", 1)))
+                    if tap.start_date is not None:  # type: ignore[attr-defined]
+                        start = max(start, tap.start_date)  # type: ignore[attr-defined]
             else:
                 start = tap.start_date  # type: ignore[attr-defined]
         return start, tap.end_date  # type: ignore[attr-defined]
