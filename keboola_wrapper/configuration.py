@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+import pendulum
 from keboola.component.exceptions import UserException
+
+from tap_daktela.dates import parse_date_setting
+from tap_daktela.errors import DaktelaConfigError
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,6 @@ class Config:
 
 # ------------------------------------------------------------------------------------------------ dates
 
-_RELATIVE = re.compile(r"^(\d+)\s+(minute|hour|day|week|month|year)s?\s+ago$")
 _LEGACY_DAYS = re.compile(r"^-(\d+)$")  # the seed's sample config uses "-7" for "7 days ago"
 
 
@@ -99,28 +102,13 @@ def normalize_date(value: str) -> str:
 def resolve_date(value: str, now: datetime) -> datetime:
     """Resolve a date setting to an aware datetime for validation; raises ValueError when unparseable.
 
-    The tap resolves the same grammar in the instance's zone; here UTC is close enough to catch typos and an
-    inverted window before any request is made.
+    The grammar is the tap's own (`tap_daktela.dates`), resolved here in UTC: close enough to catch typos and an
+    inverted window before any request; the tap resolves the same phrase in the instance's zone.
     """
-    text = normalize_date(value).lower()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if text == "now":
-        return now
-    if text == "today":
-        return midnight
-    if text == "yesterday":
-        return midnight - timedelta(days=1)
-    match = _RELATIVE.match(text)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        if unit in ("minute", "hour", "day", "week"):
-            return now - timedelta(**{f"{unit}s": amount})
-        months = amount * (12 if unit == "year" else 1)
-        year, month = divmod(now.month - 1 - months, 12)
-        day = min(now.day, 28)
-        return now.replace(year=now.year + year, month=month + 1, day=day)
-    parsed = datetime.fromisoformat(normalize_date(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parse_date_setting(normalize_date(value), setting="date", tz="UTC", now=pendulum.instance(now))
+    except DaktelaConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------------ parsing
