@@ -6,14 +6,19 @@ manifests and out/state.json. This module only orders those steps; each lives in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from keboola.component.base import ComponentBase, sync_action
 from keboola.component.exceptions import UserException
 from keboola.component.sync_actions import MessageType, ValidationResult
+
+from tap_daktela.auth import login, whoami, whoim
+from tap_daktela.errors import DaktelaError
 
 from . import output
 from .configuration import ENDPOINTS, Config, ConfigError, parse_config, parse_selection
@@ -37,26 +42,25 @@ class InternalError(Exception):
     """A failure the user cannot fix (exit code 2)."""
 
 
-def _login(config: Config) -> str:
-    """Log in once; every tap reuses the token. Daktela errors are one clean line without secrets."""
-    from tap_daktela.auth import login
-    from tap_daktela.errors import DaktelaError
-
+@contextlib.contextmanager
+def _daktela_errors_as_user_errors() -> Iterator[None]:
+    """Daktela errors (bad credentials, unreachable, no rights) are one clean line without secrets: exit 1."""
     try:
-        return login(config.url, config.username, config.password, verify_ssl=config.verify_ssl)
+        yield
     except DaktelaError as exc:
         raise UserException(str(exc)) from None
+
+
+def _login(config: Config) -> str:
+    """Log in once; every tap reuses the token."""
+    with _daktela_errors_as_user_errors():
+        return login(config.url, config.username, config.password, verify_ssl=config.verify_ssl)
 
 
 def _instance_timezone(config: Config, token: str) -> str | None:
     """The instance's `_timezone`, read once here so the taps need not each ask `whoim` again."""
-    from tap_daktela.auth import whoim
-    from tap_daktela.errors import DaktelaError
-
-    try:
+    with _daktela_errors_as_user_errors():
         return whoim(config.url, token, verify_ssl=config.verify_ssl).get("_timezone")
-    except DaktelaError as exc:
-        raise UserException(str(exc)) from None
 
 
 class Component(ComponentBase):
@@ -173,14 +177,9 @@ class Component(ComponentBase):
     @sync_action("testConnection")
     def test_connection(self) -> ValidationResult:
         """Log in and ask who we are; the message names the user so a wrong account is obvious."""
-        from tap_daktela.auth import whoami
-        from tap_daktela.errors import DaktelaError
-
         config = self._config(require_endpoints=False)
         token = _login(config)
-        try:
+        with _daktela_errors_as_user_errors():
             user = whoami(config.url, token, verify_ssl=config.verify_ssl) or {}
-        except DaktelaError as exc:
-            raise UserException(str(exc)) from None
         who = user.get("title") or user.get("name") or config.username
         return ValidationResult(f"Connected to {config.url} as {who}.", MessageType.SUCCESS)
