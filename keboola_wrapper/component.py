@@ -22,6 +22,7 @@ from tap_daktela.errors import DaktelaError
 
 from . import output
 from .configuration import ENDPOINTS, Config, ConfigError, parse_config, parse_selection
+from .launcher import new_starter
 from .runner import PipelineResult, Redactor, run_all, run_pipeline
 from .translation import (
     StreamPlan,
@@ -93,12 +94,16 @@ class Component(ComponentBase):
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
 
-        with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
-            results = run_all(
-                plans,
-                config.max_concurrent_endpoints,
-                lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, config.debug),
-            )
+        starter = new_starter()
+        try:
+            with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
+                results = run_all(
+                    plans,
+                    config.max_concurrent_endpoints,
+                    lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, starter, config.debug),
+                )
+        finally:
+            starter.close()
 
         by_endpoint = {p.endpoint: p for p in plans}
         failures = [r for r in results if not r.ok]
