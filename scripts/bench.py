@@ -1,6 +1,6 @@
 """Benchmark: records/s, wall time, peak memory and requests of the tap and the Keboola wrapper (SPEC section 6).
 
-``python -m scripts.bench [--scale bench] [--latency 0,200] [--cases raw,tap,pipe,wrapper] [--quick]``
+``python -m scripts.bench [--scale bench] [--latency 0,200] [--cases raw,tap,pipe,wrapper,wrapper-exec] [--quick]``
 
 The simulator runs in its own process (``scripts.bench_sim``) so it never shares a GIL with the measured
 process. Every case is a real subprocess whose whole process tree is sampled from /proc every ~50 ms:
@@ -38,7 +38,7 @@ PAGE = 1000
 TAP_CONCURRENCY = 10  # the tap's default max_concurrent_requests, and the wrapper's default budget
 WRAPPER_PARALLEL = 3  # the wrapper's default max_concurrent_endpoints
 BIG_STREAM = "activities"
-ALL_CASES = ("raw", "tap", "pipe", "wrapper")
+ALL_CASES = ("raw", "tap", "pipe", "wrapper", "wrapper-exec")
 # The original component on 66.5k records (issue 6): records/s at 0 ms and 200 ms latency, and its raw floor.
 REFERENCE = {0.0: 939.0, 200.0: 745.0}
 REFERENCE_TEXT = (
@@ -354,7 +354,8 @@ class Bench:
             tap_cmd = [str(BIN / "tap-daktela"), "--config", str(config)]
             if catalog:
                 tap_cmd += ["--catalog", str(catalog)]
-            target_cmd = [str(BIN / "target-csv"), "--config", str(target)]
+            # the target exactly as the wrapper runs it: target-csv with the SDK's msgspec reader
+            target_cmd = [sys.executable, "-m", "keboola_wrapper.csv_target", "--config", str(target)]
             script = f"set -o pipefail; {shlex.join(tap_cmd)} | {shlex.join(target_cmd)}"
             self.sim.command("reset")
             run = measure(["bash", "-c", script], env=tap_env(), cwd=tmp)
@@ -362,7 +363,8 @@ class Bench:
         label = f"tap | target-csv, {'activities' if streams else 'all streams'}"
         return self._finish(label, latency, run, got, names, TAP_CONCURRENCY)
 
-    def wrapper(self, latency: float) -> Result:
+    def wrapper(self, latency: float, launcher: str = "fork") -> Result:
+        """The component end to end; `launcher="exec"` starts every tap and target as a fresh process."""
         from keboola_wrapper.configuration import ENDPOINTS
 
         with tempfile.TemporaryDirectory(prefix="bench-kbc-") as d:
@@ -378,13 +380,14 @@ class Bench:
                 "advanced": {},
             }
             write_json(data / "config.json", {"parameters": params})
-            env = {**tap_env(), "KBC_DATADIR": str(data)}
+            env = {**tap_env(), "KBC_DATADIR": str(data), "KBC_DAKTELA_LAUNCHER": launcher}
             env.pop("KBC_RUNID", None)
             self.sim.command("reset")
             run = measure([sys.executable, "-m", "keboola_wrapper"], env=env, cwd=REPO)
             got = csv_rows(data / "out" / "tables")
         conc = TAP_CONCURRENCY // WRAPPER_PARALLEL * WRAPPER_PARALLEL
-        return self._finish("keboola_wrapper, 15 endpoints", latency, run, got, list(ENDPOINTS), conc)
+        label = "keboola_wrapper, 15 endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
+        return self._finish(label, latency, run, got, list(ENDPOINTS), conc)
 
 
 def _last_line(text: str) -> str:
@@ -507,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             if "wrapper" in a.case_list:
                 plan.append(("wrapper", bench.wrapper))
+            if "wrapper-exec" in a.case_list:
+                plan.append(("wrapper-exec", lambda lat: bench.wrapper(lat, launcher="exec")))
             for _, fn in plan:
                 r = fn(latency)
                 print(

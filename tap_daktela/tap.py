@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import typing as t
 from functools import cached_property
+from pathlib import Path
 
 import pendulum
 from singer_sdk import Tap
@@ -20,6 +23,7 @@ from tap_daktela.streams import STREAM_TYPES
 
 DEFAULT_TIMEZONE = "Europe/Prague"
 MAX_PAGE_SIZE = 1000
+SECRET_SETTINGS = ("password", "access_token")
 
 
 class TapDaktela(Tap):
@@ -88,7 +92,13 @@ class TapDaktela(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:  # one line and exit 1 (see `main`), never a secret's value
+            errors = "; ".join(exc.errors) or str(exc)
+            for secret in _secret_values(kwargs.get("config") or (args[0] if args else None)):
+                errors = errors.replace(secret, "***")
+            raise DaktelaConfigError(f"invalid settings: {errors}") from None
         self.message_writer.flatten = bool(self.config.get("flatten_records"))  # type: ignore[attr-defined]
         self.token_provider = TokenProvider(self.config)
 
@@ -184,13 +194,25 @@ class TapDaktela(Tap):
 def main() -> None:
     """Console entry point: a user error ends with one line `tap-daktela: error: ...` and exit code 1."""
     try:
-        TapDaktela.cli.main(standalone_mode=False)
+        code = TapDaktela.cli.main(standalone_mode=False)
     except DaktelaError as exc:
         _fail(str(exc))
-    except ConfigValidationError as exc:
-        _fail(f"invalid settings: {'; '.join(exc.errors) or exc}")
     except BrokenPipeError:
         sys.exit(1)
+    if isinstance(code, int) and code:  # click returns `ctx.exit(n)` codes instead of exiting when not standalone
+        sys.exit(code)
+
+
+def _secret_values(config: t.Any) -> list[str]:
+    """The secret settings' values, longest first, from a config given as a dict or JSON files, and the env."""
+    values: list[t.Any] = [os.environ.get(f"TAP_DAKTELA_{name.upper()}") for name in SECRET_SETTINGS]
+    sources = config if isinstance(config, (list, tuple)) else [config]
+    for source in sources:
+        if isinstance(source, (str, Path)) and Path(source).is_file():
+            source = json.loads(Path(source).read_text())
+        if isinstance(source, dict):
+            values += [source.get(name) for name in SECRET_SETTINGS]
+    return sorted({str(v) for v in values if v not in (None, "")}, key=len, reverse=True)
 
 
 def _fail(message: str) -> t.NoReturn:

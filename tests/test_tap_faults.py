@@ -152,6 +152,10 @@ def test_unknown_envelope(sim, tmp_path, one_stream):
         ({"page_size": 0}, "page_size 0 must be between 1 and 1000"),
         ({"max_concurrent_requests": 0}, "max_concurrent_requests must be at least 1"),
         ({"timezone": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA time zone"),
+        # settings the SDK's JSON schema rejects: the same one line and exit 1 (the SDK alone would exit 0)
+        ({"url": None}, "invalid settings: 'url' is a required property"),
+        ({"page_size": "abc"}, "invalid settings: 'abc' is not of type 'integer', 'null' in config['page_size']"),
+        ({"password": 987654321}, "invalid settings: *** is not of type 'string', 'null' in config['password']"),
     ],
 )
 def test_bad_settings_fail_before_any_request(sim, tmp_path, one_stream, overrides, line):
@@ -162,6 +166,7 @@ def test_bad_settings_fail_before_any_request(sim, tmp_path, one_stream, overrid
     assert run.error_line.startswith(f"tap-daktela: error: {line}")
     assert sim.counters.requests == 0
     assert run.messages == []
+    assert "987654321" not in run.stderr  # a secret's value never appears, even when it is the invalid one
 
 
 def test_page_size_above_maximum_is_capped_with_a_log_line(sim, tmp_path, one_stream):

@@ -50,7 +50,9 @@ def load_case(case: str) -> dict:
     return json.loads((HERE / case / "source" / "data" / "config.json").read_text())
 
 
-def run(config: dict, data_dir: Path, url: str, state: dict | None = None, timeout: float = 120):
+def run(
+    config: dict, data_dir: Path, url: str, state: dict | None = None, timeout: float = 120, env: dict | None = None
+):
     """Lay out a fresh data folder, inject the URL, run the component; return the finished process."""
     config = copy.deepcopy(config)
     if config.get("parameters", {}).get("connection", {}).get("url") == "<injected at test time>":
@@ -62,7 +64,7 @@ def run(config: dict, data_dir: Path, url: str, state: dict | None = None, timeo
     (data_dir / "config.json").write_text(json.dumps(config))
     if state is not None:
         (data_dir / "in" / "state.json").write_text(json.dumps(state))
-    env = {**os.environ, "KBC_DATADIR": str(data_dir)}
+    env = {**os.environ, **(env or {}), "KBC_DATADIR": str(data_dir)}
     env.pop("KBC_RUNID", None)
     proc = subprocess.run(
         [sys.executable, "-m", "keboola_wrapper"],
@@ -136,6 +138,22 @@ def test_full_run_all_endpoints(sim, tmp_path):
                     json.loads(value)
                 assert "': " not in value or not value.startswith("{'")
     assert "tickets" in state["bookmarks"]
+    assert "Endpoint 'tickets' done in " in proc.stdout and "; CPU tap " in proc.stdout  # what each endpoint cost
+
+
+def test_plain_subprocesses_write_the_same_tables(sim, tmp_path):
+    """`KBC_DAKTELA_LAUNCHER=exec` (fresh processes instead of forks of the launcher) changes no byte of output."""
+    config = load_case("full_run")
+    forked = run(config, tmp_path / "fork", sim.url)
+    executed = run(config, tmp_path / "exec", sim.url, env={"KBC_DAKTELA_LAUNCHER": "exec"})
+    assert forked.returncode == 0 and executed.returncode == 0, executed.stderr
+    names = sorted(p.name for p in (tmp_path / "fork" / "out" / "tables").iterdir())
+    assert len(names) == 2 * len(ENDPOINTS)  # a CSV and a manifest each
+    for name in names:
+        fork_bytes = (tmp_path / "fork" / "out" / "tables" / name).read_bytes()
+        assert (tmp_path / "exec" / "out" / "tables" / name).read_bytes() == fork_bytes, name
+    fork_state = json.loads((tmp_path / "fork" / "out" / "state.json").read_text())
+    assert json.loads((tmp_path / "exec" / "out" / "state.json").read_text()) == fork_state
 
 
 def test_field_selection(sim, tmp_path):
