@@ -22,7 +22,7 @@ from tap_daktela.errors import DaktelaError
 
 from . import output
 from .configuration import ENDPOINTS, Config, ConfigError, parse_config, parse_selection
-from .launcher import new_starter
+from .launcher import ExecStarter, LaunchError, Starter, new_starter
 from .runner import PipelineResult, Redactor, run_all, run_pipeline
 from .translation import (
     StreamPlan,
@@ -70,16 +70,23 @@ class Component(ComponentBase):
     def _config(self, *, require_endpoints: bool = True) -> Config:
         return parse_config(self.configuration.parameters, require_endpoints=require_endpoints)
 
-    def _catalog(self, config: Config) -> dict[str, dict[str, Any]]:
+    def _catalog(self, config: Config, starter: Starter) -> dict[str, dict[str, Any]]:
         try:
-            return streams_by_id(discover(config))
-        except TapError as exc:
+            return streams_by_id(discover(config, starter))
+        except (TapError, LaunchError) as exc:
             raise InternalError(str(exc)) from None
 
     def run(self) -> None:
         """Validate, log in once, run the pipelines, then write manifests and state only for finished tables."""
         config = self._config()
-        catalog = self._catalog(config)
+        starter = new_starter()  # the launcher imports the tap and target while this process goes on
+        try:
+            self._run(config, starter)
+        finally:
+            starter.close()
+
+    def _run(self, config: Config, starter: Starter) -> None:
+        catalog = self._catalog(config, starter)
         for selection in config.endpoints:  # field names are checked before any request
             if selection.endpoint not in catalog:
                 raise ConfigError(f"Unknown endpoint '{selection.endpoint}'; valid endpoints: {', '.join(ENDPOINTS)}.")
@@ -94,16 +101,12 @@ class Component(ComponentBase):
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
 
-        starter = new_starter()
-        try:
-            with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
-                results = run_all(
-                    plans,
-                    config.max_concurrent_endpoints,
-                    lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, starter, config.debug),
-                )
-        finally:
-            starter.close()
+        with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
+            results = run_all(
+                plans,
+                config.max_concurrent_endpoints,
+                lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, starter, config.debug),
+            )
 
         by_endpoint = {p.endpoint: p for p in plans}
         failures = [r for r in results if not r.ok]
@@ -175,7 +178,7 @@ class Component(ComponentBase):
             username=str(connection.get("username") or "user"),
             password=str(connection.get("#password") or "unused"),
         )
-        catalog = self._catalog(config)
+        catalog = self._catalog(config, ExecStarter())  # one process: a launcher would not pay for itself
         names = [s.endpoint for s in selections] or [e for e in ENDPOINTS if e in catalog]
         return {name: stream_fields(catalog[name]) for name in names if name in catalog}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -55,7 +56,7 @@ class Process(Protocol):
     pid: int
     usage: Usage | None  # known once waited for, when the starter can tell
 
-    def wait(self) -> int: ...
+    def wait(self, timeout: float | None = None) -> int: ...
 
     def kill(self) -> None: ...
 
@@ -108,8 +109,10 @@ class ForkedProcess:
             raise LaunchError(f"could not start {program}: {first or 'the launcher has stopped'}")
         self.pid = int(first)
 
-    def wait(self) -> int:
+    def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
+            if timeout is not None and not select.select([self._status], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.program, timeout)
             fields = self._status.readline().split()
             self._status.close()
             if fields and fields[0].lstrip("-").isdigit():

@@ -10,15 +10,14 @@ import copy
 import json
 import logging
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .configuration import WINDOWED, Config, ConfigError, EndpointSelection
+from .launcher import Starter
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,34 +26,32 @@ class TapError(Exception):
     """The tap could not even describe its streams (an installation problem, not a user error)."""
 
 
-def tap_executable() -> str:
-    """The `tap-daktela` script installed beside the running interpreter (the venv), else the one on PATH."""
-    sibling = Path(sys.executable).parent / "tap-daktela"
-    if sibling.exists():
-        return str(sibling)
-    found = shutil.which("tap-daktela")
-    if not found:
-        raise TapError("tap-daktela is not installed")
-    return found
-
-
-def discover(config: Config, *, timeout: float = 25) -> dict[str, Any]:
+def discover(config: Config, starter: Starter, *, timeout: float = 25) -> dict[str, Any]:
     """Run `tap-daktela --discover` (no API request) and return the catalog of all streams."""
     settings = {"url": config.url, "username": config.username, "password": config.password}
     with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as tmp:
-        path = Path(tmp) / "discover.json"
-        write_private_json(path, settings)
-        proc = subprocess.run(
-            [tap_executable(), "--config", str(path), "--discover"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise TapError(f"tap-daktela --discover failed (exit {proc.returncode}): {tail[0]}")
-    return json.loads(proc.stdout)
+        work = Path(tmp)
+        write_private_json(work / "discover.json", settings)
+        with open(os.devnull, "rb") as nothing, (work / "out").open("wb") as out, (work / "err").open("wb") as err:
+            process = starter.start(
+                "tap-daktela",
+                ["--config", str(work / "discover.json"), "--discover"],
+                stdin=nothing.fileno(),
+                stdout=out.fileno(),
+                stderr=err.fileno(),
+                env=dict(os.environ),
+                cwd=work,
+            )
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise TapError(f"tap-daktela --discover did not answer within {timeout:g} s") from None
+        if code != 0:
+            tail = (work / "err").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise TapError(f"tap-daktela --discover failed (exit {code}): {tail[0]}")
+        return json.loads((work / "out").read_text())
 
 
 def write_private_json(path: Path, data: Any) -> None:

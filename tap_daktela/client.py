@@ -19,7 +19,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
 from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
-from tap_daktela.dates import LocalTimeConverter, to_daktela
+from tap_daktela.dates import LocalTimeConverter, ceil_to_second, to_daktela
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
 from tap_daktela.memory import release_free_memory
@@ -332,7 +332,7 @@ class DaktelaStream(RESTStream):
             if start is not None:
                 filters.append(condition(self.replication_key, "gte", to_daktela(start, tz)))
             if end is not None:
-                filters.append(condition(self.replication_key, "lt", to_daktela(end, tz)))
+                filters.append(condition(self.replication_key, "lt", to_daktela(ceil_to_second(end), tz)))
         return ListQuery(
             filters=tuple(filters),
             sort=self.key_fields,
@@ -362,7 +362,7 @@ class DaktelaStream(RESTStream):
         start, end = self.window(context)
         tz = self._tap.timezone  # type: ignore[attr-defined]
         low = to_daktela(start, tz) if start is not None else None
-        high = to_daktela(end, tz) if end is not None else None
+        high = to_daktela(ceil_to_second(end), tz) if end is not None else None
         for record in self.read_list(replace(self.base_query(context), filters=())):
             value = record.get(self.replication_key)
             if value is None or (low is not None and value < low) or (high is not None and value >= high):

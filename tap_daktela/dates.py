@@ -7,7 +7,7 @@ ISO 8601 with that zone's offset, and parses the user's `start_date`/`end_date` 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pendulum
 
@@ -47,6 +47,12 @@ def parse_date_setting(value: str, *, setting: str, tz: str, now: pendulum.DateT
             "or 'N days ago' (minutes, hours, days, weeks, months, years)"
         )
     return pendulum.instance(parsed).in_timezone(tz)
+
+
+def ceil_to_second(moment: datetime) -> datetime:
+    """Daktela stamps whole seconds: an exclusive end at 12:00:05.7 must still admit records stamped 12:00:05
+    (they happened before it), so the end sent to the API is rounded up to the next whole second."""
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def to_daktela(moment: datetime, tz: str) -> str:

@@ -60,27 +60,27 @@ def _to_str(value: t.Any) -> t.Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _converter(schema: dict, datetime_converter: Converter) -> Converter | None:
-    """How one declared scalar is fixed up; None when the value passes through unchanged."""
+Rule = tuple[frozenset, Converter | None]
+_ANY: frozenset = frozenset()
+_CONTAINERS = (dict, list)
+
+
+def _rule(schema: dict, datetime_converter: Converter) -> Rule:
+    """How one declared scalar is fixed up: values of the listed types pass unchanged, others go through the
+    converter; no converter means every value passes. Checking the type inline costs no function call for the
+    common case, a value that already has its declared type."""
     kinds = _types(schema) - {"null"}
     if schema.get("format") == "date-time":
-        return datetime_converter
+        return _ANY, datetime_converter
     if kinds == {"integer"}:
-        return lambda value: value if type(value) is int else _to_int(value)
+        return frozenset({int}), _to_int
     if kinds == {"number"}:
-        return lambda value: value if type(value) in (int, float) else _to_number(value)
+        return frozenset({int, float}), _to_number
     if kinds == {"boolean"}:
-        return lambda value: value if type(value) is bool else _to_bool(value)
+        return frozenset({bool}), _to_bool
     if kinds == {"string"}:
-        return lambda value: value if type(value) is str else _to_str(value)
-    return None
-
-
-def _cell(value: t.Any, convert: Converter | None) -> t.Any:
-    """One flat cell: objects and arrays as JSON text, scalars fixed up."""
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return convert(value) if convert is not None else value
+        return frozenset({str}), _to_str
+    return _ANY, None
 
 
 class RecordShaper:
@@ -102,23 +102,25 @@ class RecordShaper:
         """`selected`: the top-level properties to keep (all when None)."""
         self.plan = [step for step in self._plan(schema, datetime_converter) if selected is None or step[0] in selected]
         self.flat = flat
+        # flat columns in order: (property, column, passing types, converter, children as the same tuples or None)
         self.flat_plan = [
             (
                 name,
-                convert,
-                None if nested is None else [(child, f"{name}{SEPARATOR}{child}", fix) for child, fix, _ in nested],
+                name,
+                *rule,
+                None if nested is None else [(child, f"{name}{SEPARATOR}{child}", *r, None) for child, r, _ in nested],
             )
-            for name, convert, nested in self.plan
+            for name, rule, nested in self.plan
         ]
 
     @classmethod
-    def _plan(cls, schema: dict, datetime_converter: Converter) -> list[tuple[str, Converter | None, list | None]]:
+    def _plan(cls, schema: dict, datetime_converter: Converter) -> list[tuple[str, Rule, list | None]]:
         plan = []
         for name, prop in schema.get("properties", {}).items():
             if "object" in _types(prop) and prop.get("properties"):
-                plan.append((name, None, cls._plan(prop, datetime_converter)))
+                plan.append((name, (_ANY, None), cls._plan(prop, datetime_converter)))
             else:
-                plan.append((name, _converter(prop, datetime_converter), None))
+                plan.append((name, _rule(prop, datetime_converter), None))
         return plan
 
     def __call__(self, record: dict) -> dict:
@@ -126,7 +128,7 @@ class RecordShaper:
 
     def _shape(self, record: dict, plan: list) -> dict:
         out = {}
-        for name, convert, nested in plan:
+        for name, (passes, convert), nested in plan:
             if name not in record:
                 continue
             value = record[name]
@@ -134,27 +136,34 @@ class RecordShaper:
                 out[name] = None
             elif nested is not None:
                 out[name] = self._shape(value, nested) if isinstance(value, dict) else None
-            elif convert is not None and not isinstance(value, (dict, list)):
-                out[name] = convert(value)
-            else:
+            elif convert is None or type(value) in passes or isinstance(value, _CONTAINERS):
                 out[name] = value
+            else:
+                out[name] = convert(value)
         return out
 
     def _flatten(self, record: dict) -> dict:
-        out = {}
-        for name, convert, children in self.flat_plan:
+        out: dict = {}
+        self._flatten_into(out, record, self.flat_plan)
+        return out
+
+    @classmethod
+    def _flatten_into(cls, out: dict, record: dict, plan: list) -> None:
+        """Hot loop (~100 cells per record): inline type checks instead of a call per cell."""
+        dumps = orjson.dumps
+        for name, column, passes, convert, children in plan:
             value = record.get(name)
             if value is None:
                 continue
-            if children is None:
-                cell = _cell(value, convert)
-                if cell is not None:
-                    out[name] = cell
-            elif isinstance(value, dict):
-                for child, column, fix in children:
-                    child_value = value.get(child)
-                    if child_value is not None:
-                        cell = _cell(child_value, fix)
-                        if cell is not None:
-                            out[column] = cell
-        return out
+            kind = type(value)
+            if children is not None:
+                if kind is dict:
+                    cls._flatten_into(out, value, children)
+            elif kind is dict or kind is list:
+                out[column] = dumps(value).decode()
+            elif convert is None or kind in passes:
+                out[column] = value
+            else:
+                value = convert(value)
+                if value is not None:
+                    out[column] = value

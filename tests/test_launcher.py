@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -80,7 +79,8 @@ def test_killed_process_reports_the_signal(fork_starter, tmp_path):
         process = fork_starter.start(
             "target-csv", ["--config", "t.json"], stdin=read_end, stdout=2, stderr=2, env={}, cwd=tmp_path
         )
-        time.sleep(0.2)
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)
         process.kill()
         assert process.wait() == -signal.SIGKILL
     finally:

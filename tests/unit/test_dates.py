@@ -1,7 +1,7 @@
 import pendulum
 import pytest
 
-from tap_daktela.dates import LocalTimeConverter, parse_date_setting, to_daktela
+from tap_daktela.dates import LocalTimeConverter, ceil_to_second, parse_date_setting, to_daktela
 from tap_daktela.errors import DaktelaConfigError
 
 TZ = "Europe/Prague"
@@ -66,3 +66,15 @@ def test_empty_and_zero_datetimes_become_null_and_non_strings_pass():
     assert convert("0000-00-00 00:00:00") is None
     assert convert(None) is None
     assert convert(5) == 5
+
+
+@pytest.mark.parametrize(
+    ("end", "sent"),
+    [
+        ("2024-04-12T14:39:42.700+02:00", "2024-04-12 14:39:43"),  # records stamped 14:39:42 came before the end
+        ("2024-04-12T14:39:42+02:00", "2024-04-12 14:39:42"),  # a whole second stays as it is
+        ("2024-04-12T23:59:59.5+02:00", "2024-04-13 00:00:00"),
+    ],
+)
+def test_exclusive_end_is_rounded_up_to_a_whole_second(end, sent):
+    assert to_daktela(ceil_to_second(pendulum.parse(end)), "Europe/Prague") == sent
