@@ -7,8 +7,9 @@ a record to the end of an `edited` order) between two page requests. The reader 
 2. fetches the pages in between concurrently by offset, each overlapping the previous one by one record,
    and checks continuity while emitting them in order: when a page does not start with the previous page's
    last record, its range is re-read by key (`after the last emitted` up to `this page's last`), server-side;
-3. reads the rest by key (keyset pagination, `after the last emitted record`), sequentially, only after every
-   offset page is done, so records inserted or moved to the end meanwhile are read too.
+3. reads the rest by key (keyset pagination, `after the last emitted record`), sequentially, once every
+   offset page has been fetched, so records inserted or moved to the end meanwhile are read too. Its first
+   request goes out while the last offset page is being emitted, which hides one round trip per stream.
 
 Without concurrency, or for short lists, it is pure keyset pagination. A list that fits one page costs one
 request; `total` ends every loop, never an empty page.
@@ -120,11 +121,15 @@ class ListReader:
             yield self.codec.record(raws.pop())
         self.after_page()
 
-    def _keyset(self, query: ListQuery) -> t.Iterator[dict]:
-        """Sequential keyset pagination from `query` until its `total` is read."""
+    def _keyset(self, query: ListQuery, first: Future | None = None) -> t.Iterator[dict]:
+        """Sequential keyset pagination from `query` until its `total` is read; `first`: its first page,
+        already requested."""
         paginator = KeysetPaginator(query, self.key_fields, self.codec.key)
         while not paginator.finished:
-            page = self._get(paginator.current_value)
+            if first is not None:
+                page, first = first.result().load(), None
+            else:
+                page = self._get(paginator.current_value)
             paginator.advance(page)  # type: ignore[arg-type]
             yield from self._emit(page.raws)
 
@@ -140,12 +145,17 @@ class ListReader:
         yield from self._emit(first.raws)
         stride = take - 1
         middle = math.ceil(remaining / stride) - 1 if self.concurrency > 1 and stride > 0 else 0
+        tail_ahead: Future | None = None
         if middle > 0:
             offsets = [index * stride for index in range(1, middle + 1)]
-            for page in self._ordered(offsets, replace(self.query, take=take)):
+            for index, page in enumerate(self._ordered(offsets, replace(self.query, take=take)), start=1):
                 if not page.raws:
                     continue
                 page_last = key(page.raws[-1])
+                if index == middle:
+                    # The last offset page is in hand: ask for the tail now, so its round trip overlaps with
+                    # emitting this page. It reads from the same key as it would afterwards, only earlier.
+                    tail_ahead = self._fetch_ahead(self._after(page_last))
                 if key(page.raws[0]) == last:
                     # The page starts with the record the previous page ended with: nothing in between moved.
                     del page.raws[0]
@@ -157,8 +167,19 @@ class ListReader:
                     page.raws.clear()
                     yield from self._keyset(self._between(last, page_last))
                 last = page_last
-        tail = replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, last)), skip=0)
-        yield from self._keyset(tail)
+        yield from self._keyset(self._after(last), tail_ahead)
+
+    def _after(self, key: Key) -> ListQuery:
+        return replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, key)), skip=0)
+
+    def _fetch_ahead(self, query: ListQuery) -> Future:
+        """Start fetching `query` on a thread of its own; `_keyset` picks the page up."""
+        self.requests += 1
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tail")
+        try:
+            return executor.submit(self.fetch_later, query)
+        finally:
+            executor.shutdown(wait=False)
 
     def _between(self, after: Key, up_to: Key) -> ListQuery:
         bounds = (after_key(self.key_fields, after), up_to_key(self.key_fields, up_to))
