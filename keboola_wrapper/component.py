@@ -10,6 +10,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,17 +87,20 @@ class Component(ComponentBase):
             starter.close()
 
     def _run(self, config: Config, starter: Starter) -> None:
-        catalog = self._catalog(config, starter)
-        for selection in config.endpoints:  # field names are checked before any request
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discover") as pool:
+            # the catalog comes from the launcher once it has imported the tap; log in meanwhile
+            catalog_ahead = pool.submit(self._catalog, config, starter)
+            token = _login(config)
+            timezone = _instance_timezone(config, token)
+            catalog = catalog_ahead.result()
+        for selection in config.endpoints:
             if selection.endpoint not in catalog:
                 raise ConfigError(f"Unknown endpoint '{selection.endpoint}'; valid endpoints: {', '.join(ENDPOINTS)}.")
             select_stream(catalog[selection.endpoint], selection.fields)
 
-        token = _login(config)
         redact = Redactor([config.password, token])
         previous = self.get_state_file() or {}
         share = requests_share(config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints)
-        timezone = _instance_timezone(config, token)
         plans = [plan_stream(config, sel, catalog, token, share, previous, timezone) for sel in config.endpoints]
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
