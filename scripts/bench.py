@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -39,6 +40,7 @@ TAP_CONCURRENCY = 10  # the tap's default max_concurrent_requests, and the wrapp
 WRAPPER_PARALLEL = 3  # the wrapper's default max_concurrent_endpoints
 BIG_STREAM = "activities"
 ALL_CASES = ("raw", "tap", "pipe", "wrapper", "wrapper-exec")
+CPUS = os.cpu_count() or 1
 # The original component on 66.5k records (issue 6): records/s at 0 ms and 200 ms latency, and its raw floor.
 REFERENCE = {0.0: 939.0, 200.0: 745.0}
 REFERENCE_TEXT = (
@@ -117,11 +119,13 @@ class Run:
     peak_tree: int
     peak_max: int
     stderr: str
+    cpu: float = 0.0  # user + system seconds of the whole process tree
 
 
 def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, stdout: Any = None) -> Run:
     """Run `cmd` to completion, timing it and sampling its process tree's memory; stderr goes to a temp file."""
     with tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         sampler = TreeSampler(proc.pid)
@@ -129,9 +133,12 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | No
         rc = proc.wait()
         wall = time.perf_counter() - t0
         sampler.stop()
+        # every process of the tree is reaped by its parent before the parent ends, so its CPU is counted here
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
-    return Run(rc, wall, sampler.peak_tree, sampler.peak_max, text)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Run(rc, wall, sampler.peak_tree, sampler.peak_max, text, cpu)
 
 
 # ------------------------------------------------------------------------------------------------ simulator
@@ -193,6 +200,7 @@ class Result:
     pages: int
     concurrency: int
     bytes_sent: int = 0
+    cpu: float = 0.0
     ok: bool = True
     note: str = ""
 
@@ -291,6 +299,7 @@ class Bench:
             records=total,
             expected=want,
             wall=run.wall,
+            cpu=run.cpu,
             peak_tree=run.peak_tree,
             peak_max=run.peak_max,
             requests=counters["requests"],
@@ -432,8 +441,9 @@ def render(
         f"1-min load average {load[0]:.2f} at start, {load[1]:.2f} at end (other work on the machine skews times).",
         "",
         "| case | latency ms | records | wall s | records/s | vs raw floor | vs original | net floor s "
+        "| CPU s | CPU floor s | wall / max(floors) "
         "| peak RSS tree MB | peak RSS max proc MB | requests | peak in-flight | MB served |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         floor = raw.get(r.latency)
@@ -442,9 +452,11 @@ def render(
         vs_ref = f"{r.rate / ref:.2f}x" if ref else "-"
         net = f"{r.net_floor:.1f}" if r.latency else "-"
         records = f"{r.records:,}" + ("" if r.ok else " ✗")
+        cpu_floor = r.cpu / CPUS
+        bound = max(cpu_floor, r.net_floor if r.latency else 0.0)
         lines.append(
             f"| {r.case.replace('|', chr(92) + '|')} | {r.latency:g} | {records} | {r.wall:.1f} | {r.rate:,.0f} "
-            f"| {vs_raw} | {vs_ref} | {net} "
+            f"| {vs_raw} | {vs_ref} | {net} | {r.cpu:.1f} | {cpu_floor:.1f} | {r.wall / bound:.2f} "
             f"| {_mb(r.peak_tree)} | {_mb(r.peak_max)} | {r.requests} | {r.peak_in_flight} | {_mb(r.bytes_sent)} |"
         )
     lines += [
@@ -453,7 +465,9 @@ def render(
         "*vs raw floor* = records/s over the raw floor's at the same latency. *net floor* = pages x latency / "
         "concurrency (raw 1; tap 10 per stream; wrapper 3 endpoints x 3 requests). Requests and peak in-flight "
         "come from the simulator's counters (logins and `whoim` included), "
-        "as do MB served (response bodies). RSS sums the case's process tree "
+        "as do MB served (response bodies). *CPU s* = user + system seconds of the case's whole process tree; "
+        f"*CPU floor* = that over the {CPUS} cores; *wall / max(floors)* = wall time over the larger of the CPU "
+        "and network floors (1.00 = no idle core and no idle connection). RSS sums the case's process tree "
         "(sampled every 50 ms); the simulator's own process is not included.",
         "",
         "Record count checks:",

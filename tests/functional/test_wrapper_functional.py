@@ -195,6 +195,19 @@ def test_incremental_chain_keeps_columns_and_resumes(sim, tmp_path):
     assert state2["tables"]["contacts"]["columns"] == header
 
 
+def test_debug_logs_tap_and_target_without_secrets(sim, tmp_path):
+    """`debug: true` reaches the forked tap and target (their log level comes from the request's environment)."""
+    config = load_case("field_selection")
+    config["parameters"]["debug"] = True
+    proc = run(config, tmp_path / "data", sim.url)  # `run` checks that the password appears nowhere
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stdout + proc.stderr
+    assert "[tickets/tap]" in log and "[tickets/target]" in log
+    assert "DEBUG" in log  # the children's own debug lines, not only the wrapper's
+    quiet = run(load_case("field_selection"), tmp_path / "quiet", sim.url)
+    assert "[tickets/tap]" not in quiet.stdout + quiet.stderr
+
+
 # ----------------------------------------------------------------------------------------------- user errors
 
 BAD_INPUTS = [
