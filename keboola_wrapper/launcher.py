@@ -3,8 +3,9 @@
 A new Python process spends ~0.35 s of CPU importing singer-sdk before it reads a byte, and a full run starts 30
 of them (a tap and a target per endpoint): a fifth of the whole run's CPU on a 2-core machine. The launcher is
 one process that imports both programs once and then forks a ready process per request. Each forked process is
-still its own OS process running the program's own command-line entry point (the `console_scripts` entry), with
-the stdin, stdout, stderr, environment and working directory of the request, so a pipeline behaves exactly like
+still its own OS process running the program's command-line entry point (the `tap-daktela` console script, and
+target-csv's command line with the SDK's msgspec reader, see `csv_target`), with the stdin, stdout, stderr,
+environment and working directory of the request, so a pipeline behaves exactly like
 `tap-daktela ... | target-csv ...`.
 
 `ExecStarter` starts the same programs with plain `subprocess` (set `KBC_DAKTELA_LAUNCHER=exec`), for comparison
