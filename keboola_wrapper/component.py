@@ -65,6 +65,16 @@ def _instance_timezone(config: Config, token: str) -> str | None:
         return whoim(config.url, token, verify_ssl=config.verify_ssl).get("_timezone")
 
 
+def _remove_partial_table(csv_path: Path) -> None:
+    """Remove what a failed pipeline wrote, so no half table looks complete; never hide the failure's reason."""
+    for leftover in (csv_path, csv_path.with_suffix(".csv.tmp")):
+        try:
+            if leftover.is_file():
+                leftover.unlink()
+        except OSError as exc:
+            log.warning("Could not remove the partial table %s: %s", leftover, exc)
+
+
 class Component(ComponentBase):
     """Daktela extractor: validated config in, one CSV table per endpoint out."""
 
@@ -121,8 +131,7 @@ class Component(ComponentBase):
                 finished[result.endpoint] = self._publish(result, by_endpoint[result.endpoint], config, previous)
                 bookmarks[result.endpoint] = ((result.state or {}).get("bookmarks") or {}).get(result.endpoint)
             else:
-                for leftover in (result.csv_path, result.csv_path.with_suffix(".csv.tmp")):
-                    leftover.unlink(missing_ok=True)
+                _remove_partial_table(result.csv_path)
 
         if failures:
             self._fail(failures, skipped=len(plans) - len(results))

@@ -185,10 +185,11 @@ def run_pipeline(
     user_lines = [line for line in tap_tail if line.startswith(USER_ERROR_PREFIX)]
     if tap_rc == 1 and user_lines:
         result.user_error = user_lines[-1][len(USER_ERROR_PREFIX) :].strip()
-    elif tap_rc != 0:
-        result.internal_error = f"tap-daktela exited with code {tap_rc}: {_last(tap_tail)}"
-    else:
+    elif target_rc != 0:  # checked before the tap: a dead target breaks the tap's pipe, so the tap fails too
         result.internal_error = f"target-csv exited with code {target_rc}: {_last(target_tail)}"
+        result.stderr_tail = list(target_tail)
+    else:
+        result.internal_error = f"tap-daktela exited with code {tap_rc}: {_last(tap_tail)}"
     return result
 
 

@@ -51,7 +51,13 @@ def load_case(case: str) -> dict:
 
 
 def run(
-    config: dict, data_dir: Path, url: str, state: dict | None = None, timeout: float = 120, env: dict | None = None
+    config: dict,
+    data_dir: Path,
+    url: str,
+    state: dict | None = None,
+    timeout: float = 120,
+    env: dict | None = None,
+    setup=None,
 ):
     """Lay out a fresh data folder, inject the URL, run the component; return the finished process."""
     config = copy.deepcopy(config)
@@ -64,6 +70,8 @@ def run(
     (data_dir / "config.json").write_text(json.dumps(config))
     if state is not None:
         (data_dir / "in" / "state.json").write_text(json.dumps(state))
+    if setup is not None:
+        setup(data_dir)
     env = {**os.environ, **(env or {}), "KBC_DATADIR": str(data_dir)}
     env.pop("KBC_RUNID", None)
     proc = subprocess.run(
@@ -269,6 +277,23 @@ def test_failing_endpoint_fails_the_run(sim, tmp_path):
     assert "403" in line or "rights" in line
     assert not (data / "out" / "tables" / "users.csv").exists()
     assert not (data / "out" / "tables" / "users.csv.manifest").exists()
+    assert not (data / "out" / "state.json").exists()
+
+
+def test_target_failure_is_an_internal_error_with_its_reason(sim, tmp_path):
+    """A target that cannot write its file: exit 2, the target's own last line, no state, no half table."""
+    data = tmp_path / "data"
+    proc = run(
+        load_case("field_selection"),
+        data,
+        sim.url,
+        setup=lambda d: (d / "out" / "tables" / "tickets.csv").mkdir(),  # a folder where the CSV should go
+    )
+    assert proc.returncode == 2, proc.stderr
+    line = user_error_line(proc)
+    assert line.startswith("Endpoint 'tickets' failed: target-csv exited with code 1: "), line
+    assert "tickets.csv" in line
+    assert not (data / "out" / "tables" / "tickets.csv.manifest").exists()
     assert not (data / "out" / "state.json").exists()
 
 
