@@ -3,8 +3,8 @@
 A new Python process spends ~0.35 s of CPU importing singer-sdk before it reads a byte, and a full run starts 30
 of them (a tap and a target per endpoint): a fifth of the whole run's CPU on a 2-core machine. The launcher is
 one process that imports both programs once and then forks a ready process per request. Each forked process is
-still its own OS process running the program's command-line entry point (the `tap-daktela` console script, and
-target-csv's command line with the SDK's msgspec reader, see `csv_target`), with the stdin, stdout, stderr,
+still its own OS process running the program's command line (`main()` of the module `PROGRAMS` names: the tap's,
+and target-csv's with the SDK's msgspec reader, see `csv_target`), with the stdin, stdout, stderr,
 environment and working directory of the request, so a pipeline behaves exactly like
 `tap-daktela ... | target-csv ...`.
 
@@ -20,6 +20,7 @@ exit code: killed by that signal) to the status pipe, one line each.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -30,11 +31,11 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-PROGRAMS = ("tap-daktela", "target-csv")
+#: Each program and the module whose `main()` is its command line (both starters run exactly these).
+PROGRAMS = {"tap-daktela": "tap_daktela.tap", "target-csv": "keboola_wrapper.csv_target"}
 MODE_VARIABLE = "KBC_DAKTELA_LAUNCHER"
 _MAX_REQUEST = 1 << 20
 
@@ -72,14 +73,6 @@ class Starter(Protocol):
     def close(self) -> None: ...
 
 
-def _command(program: str) -> list[str]:
-    """How `ExecStarter` starts a program: the tap's script beside the interpreter (the venv), else on PATH."""
-    if program == "target-csv":
-        return [sys.executable, "-m", "keboola_wrapper.csv_target"]
-    sibling = Path(sys.executable).parent / program
-    return [str(sibling) if sibling.exists() else program]
-
-
 class _Subprocess(subprocess.Popen):
     usage: Usage | None = None  # Popen reaps the process itself and keeps no resource usage
 
@@ -90,7 +83,8 @@ class ExecStarter:
     def start(
         self, program: str, args: list[str], *, stdin: int, stdout: int, stderr: int, env: dict[str, str], cwd: Path
     ) -> Process:
-        return _Subprocess([*_command(program), *args], stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
+        command = [sys.executable, "-m", PROGRAMS[program], *args]
+        return _Subprocess(command, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
 
     def close(self) -> None:
         pass
@@ -175,22 +169,13 @@ def new_starter() -> Starter:
 # ------------------------------------------------------------------------------------------------ launcher side
 
 
-def _entry_point(program: str) -> Any:
-    """The callable that the program's command line runs (importing it is the start-up cost saved)."""
-    if program == "target-csv":
-        from keboola_wrapper.csv_target import main as target_main  # here: only the launcher process needs it
-
-        return target_main
-    (entry,) = entry_points(group="console_scripts", name=program)
-    return entry.load()
-
-
 class _Launcher:
     """Receives requests, forks, and reports each child's pid and exit code; single-threaded, so forking is safe."""
 
     def __init__(self, control: socket.socket) -> None:
         self.control = control
-        self.entries = {program: _entry_point(program) for program in PROGRAMS}  # the imports happen here, once
+        # the imports happen here, once
+        self.entries = {program: importlib.import_module(module).main for program, module in PROGRAMS.items()}
         self.children: dict[int, int] = {}  # pid -> status pipe write end
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_write, False)

@@ -350,6 +350,7 @@ class Bench:
         return result
 
     def pipe(self, latency: float, streams: list[str] | None) -> Result:
+        from keboola_wrapper.launcher import PROGRAMS
         from keboola_wrapper.runner import target_settings
 
         names = streams or list(self.sim.totals)
@@ -364,7 +365,7 @@ class Bench:
             if catalog:
                 tap_cmd += ["--catalog", str(catalog)]
             # the target exactly as the wrapper runs it: target-csv with the SDK's msgspec reader
-            target_cmd = [sys.executable, "-m", "keboola_wrapper.csv_target", "--config", str(target)]
+            target_cmd = [sys.executable, "-m", PROGRAMS["target-csv"], "--config", str(target)]
             script = f"set -o pipefail; {shlex.join(tap_cmd)} | {shlex.join(target_cmd)}"
             self.sim.command("reset")
             run = measure(["bash", "-c", script], env=tap_env(), cwd=tmp)

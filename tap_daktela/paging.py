@@ -169,8 +169,12 @@ class ListReader:
                 last = page_last
         yield from self._keyset(self._after(last), tail_ahead)
 
+    def _narrowed(self, *conditions: Condition) -> ListQuery:
+        """The list query from its first record, restricted further by `conditions` (a keyset read)."""
+        return replace(self.query, filters=(*self.query.filters, *conditions), skip=0)
+
     def _after(self, key: Key) -> ListQuery:
-        return replace(self.query, filters=(*self.query.filters, after_key(self.key_fields, key)), skip=0)
+        return self._narrowed(after_key(self.key_fields, key))
 
     def _fetch_ahead(self, query: ListQuery) -> Future:
         """Start fetching `query` on a thread of its own; `_keyset` picks the page up."""
@@ -182,8 +186,7 @@ class ListReader:
             executor.shutdown(wait=False)
 
     def _between(self, after: Key, up_to: Key) -> ListQuery:
-        bounds = (after_key(self.key_fields, after), up_to_key(self.key_fields, up_to))
-        return replace(self.query, filters=(*self.query.filters, *bounds), skip=0)
+        return self._narrowed(after_key(self.key_fields, after), up_to_key(self.key_fields, up_to))
 
     def _ordered(self, offsets: list[int], query: ListQuery) -> t.Iterator[Page]:
         """Fetch pages at `offsets` with at most `concurrency` in flight; yield them decoded, in order.

@@ -219,3 +219,7 @@ def _fail(message: str) -> t.NoReturn:
     sys.stdout.flush()
     print(f"tap-daktela: error: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
