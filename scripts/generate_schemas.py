@@ -1,6 +1,6 @@
 """Generate `tap_daktela/schemas/*.json` from Daktela's OpenAPI read schemas.
 
-Run: `python -m scripts.generate_schemas [path/to/openapi.json]`. The output is committed; the tap never
+Run: `python -m scripts.generate_schemas [path/to/openapi.json [out_dir]]`. The output is committed; the tap never
 reads the OpenAPI file at run time. Rules (see SPEC section 3 and FACTS section 7):
 - every field is nullable except the primary key; enums are dropped (instances add values);
 - naive Daktela datetimes become `format: date-time` (the tap converts them to ISO 8601 with offset);
@@ -8,6 +8,11 @@ reads the OpenAPI file at run time. Rules (see SPEC section 3 and FACTS section 
 - many-to-many arrays, `customFields`, `options` and other free-form values are declared permissively,
   because PHP sends an empty object as `[]`;
 - where real samples disagree with the OpenAPI file, samples win (an activity's `item` is an object).
+
+It also writes `references.json`: `{stream: {property: {"streams": [...], "many": bool}}}`. A property is a
+reference when its OpenAPI schema is a `$ref` (directly, in anyOf/oneOf, or as array `items`) to the read schema
+of one of our streams; a ref to a model without a stream (CRM database, SLA, role, connector, ...) is not. The
+facts the document lacks come from the samples (OBSERVED_REFERENCES).
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ SCHEMA_REFS = {
     "activitiesCall": "Activities.Calls.CallItem-2",
     "activitiesChat": "Activities.Web.WebItem-2",
     "activitiesEmail": "Activities.Emails.EmailItem-2",
+    "activitiesFbm": "Activities.FBM.FBMItem-2",
+    "activitiesIgdm": "Activities.IGDM.IGDMItem-2",
+    "activitiesSms": "Activities.SMS.SMSItem-2",
+    "activitiesVbr": "Activities.VBR.VBRItem-2",
+    "activitiesWap": "Activities.WAP.WAPItem-2",
+    "activitiesWeb": "Activities.Web.WebItem-2",
     "campaignsRecords": "Campaigns.Record-2",
+    "campaignsTypes": "Campaigns.Type-2",
     "contacts": "Crm.Contact-2",
     "crmRecords": "Crm.Record-2",
     "groups": "Groups.Group-2",
@@ -35,8 +47,11 @@ SCHEMA_REFS = {
     "statuses": "Statuses.Status-2",
     "templates": "Templates.Template-2",
     "tickets": "Tickets.Ticket-2",
+    "ticketsCategories": "Tickets.Category-2",
     "users": "Users.User-2",
 }
+# The stream whose records a component describes; activitiesChat only borrows the web-chat model.
+STREAM_OF_COMPONENT = {PREFIX + ref: stream for stream, ref in SCHEMA_REFS.items() if stream != "activitiesChat"}
 # activitiesChat is the legacy web-chat model (FACTS 7.4); it keeps these fields of the current web model.
 CHAT_FIELDS = (
     *("name", "title", "email", "phone", "wait_time", "duration", "answered", "disconnection", "time"),
@@ -44,12 +59,39 @@ CHAT_FIELDS = (
 )
 FREE_FORM = {"type": ["object", "array", "null"]}
 FREE_ARRAY = {"type": ["array", "null"], "items": {}}
-# Keys seen in real responses but missing from the OpenAPI read schemas (FACTS 7.2 "+obs").
+BOOLEAN = {"type": ["boolean", "null"]}
+INTEGER = {"type": ["integer", "null"]}
+STRING = {"type": ["string", "null"]}
+# Keys seen in real responses (FACTS 7.2 "+obs") or listed by the official docs (S10, FACTS 7.4) but missing
+# from the OpenAPI read schemas. Not `_sys`, `_rdata`, `_guiData` (bookkeeping) nor `_access` (single GET only).
 OBSERVED_EXTRA = {
-    "activities": {"item": FREE_FORM, "anonymized": {"type": ["boolean", "null"]}},
-    "activitiesCall": {"hold_time": {"type": ["integer", "null"]}, "activities": FREE_ARRAY},
-    "activitiesChat": {"activities": FREE_ARRAY, "missed": {"type": ["string", "null"]}},
+    "activities": {"item": FREE_FORM, "anonymized": BOOLEAN, "attachments": FREE_ARRAY},
+    "activitiesCall": {"hold_time": INTEGER, "activities": FREE_ARRAY},
+    "activitiesChat": {"activities": FREE_ARRAY, "missed": STRING},
     "activitiesEmail": {"files": FREE_ARRAY, "attachments": FREE_ARRAY, "activities": FREE_ARRAY},
+    "activitiesWeb": {
+        "routing_duration": INTEGER,
+        **dict.fromkeys(("host", "referer", "refererLast", "browser", "language", "ipaddress"), STRING),
+        **dict.fromkeys(("mobileDevice", "privateMode", "hasFocus", "isVisible", "gdpr"), BOOLEAN),
+        **dict.fromkeys(("users", "customer", "customFields"), FREE_FORM),
+        "heartbeat": {"type": ["string", "null"], "format": "date-time"},
+    },
+    "campaignsTypes": {"color": STRING, "icon": STRING},
+    "tickets": {"isFollowed": BOOLEAN, "isFollowedRead": BOOLEAN},
+    "users": {"deleted": BOOLEAN, "backoffice_user": BOOLEAN},
+}
+# An activity's `item` is the channel record its `type` names (samples; the document says integer).
+ITEM_STREAMS = (
+    *("activitiesCall", "activitiesChat", "activitiesEmail", "activitiesFbm", "activitiesIgdm"),
+    *("activitiesSms", "activitiesVbr", "activitiesWap", "activitiesWeb"),
+)
+# References the document lacks: `item` above, and the observed `activities` arrays of the channel records.
+OBSERVED_REFERENCES = {
+    "activities": {"item": {"streams": list(ITEM_STREAMS), "many": False}},
+    **{
+        stream: {"activities": {"streams": ["activities"], "many": True}}
+        for stream in ("activitiesCall", "activitiesChat", "activitiesEmail")
+    },
 }
 DATETIME_NAME = re.compile(
     r"^(created|edited|closed|reopen|time|nextcall|first_answer|sla_change|sla_deadtime|date|last_login"
@@ -91,6 +133,16 @@ def _scalar(name: str, prop: dict, nullable: bool) -> dict:
     return out
 
 
+def _reference(prop: dict) -> dict | None:
+    """The stream a property references: a `$ref` to a stream's read schema, directly or as array items."""
+    for variant in _variants(prop):
+        many = variant.get("type") == "array"
+        ref = _ref(variant.get("items") or {}) if many else _ref(variant)
+        if ref in STREAM_OF_COMPONENT:
+            return {"streams": [STREAM_OF_COMPONENT[ref]], "many": many}
+    return None
+
+
 def _ref(prop: dict) -> str | None:
     for variant in _variants(prop):
         if "$ref" in variant:
@@ -118,10 +170,15 @@ def _property(name: str, prop: dict, components: dict, depth: int, nullable: boo
     return _scalar(name, prop, nullable)
 
 
-def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
+def _source(endpoint: str, components: dict) -> dict:
     source = components[PREFIX + SCHEMA_REFS[endpoint]]["properties"]
     if endpoint == "activitiesChat":
         source = {key: value for key, value in source.items() if key in CHAT_FIELDS}
+    return source
+
+
+def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
+    source = _source(endpoint, components)
     properties = {
         key: _property(key, value, components, depth=0, nullable=key != primary_key) for key, value in source.items()
     }
@@ -129,13 +186,31 @@ def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
     return {"type": "object", "properties": properties, "required": [primary_key]}
 
 
-def main(openapi_path: str = "../shared/daktela-api/openapi.json") -> None:
+def build_references(endpoint: str, components: dict) -> dict:
+    """`{property: {"streams": [...], "many": bool}}` for one stream, sorted by property."""
+    found = {key: ref for key, value in _source(endpoint, components).items() if (ref := _reference(value))}
+    found.update(OBSERVED_REFERENCES.get(endpoint, {}))
+    return {key: {"streams": sorted(ref["streams"]), "many": ref["many"]} for key, ref in sorted(found.items())}
+
+
+def _write(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(openapi_path: str = "../shared/daktela-api/openapi.json", out_dir: str | None = None) -> None:
     components = json.loads(Path(openapi_path).read_text())["components"]["schemas"]
-    out_dir = Path(__file__).resolve().parent.parent / "tap_daktela" / "schemas"
+    target = Path(out_dir) if out_dir else Path(__file__).resolve().parent.parent / "tap_daktela" / "schemas"
+    references = {}
     for endpoint in ENDPOINTS:
         schema = build_schema(endpoint.name, components, endpoint.primary_key)
-        (out_dir / f"{endpoint.name}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+        _write(target / f"{endpoint.name}.json", schema)
         print(f"{endpoint.name}: {len(schema['properties'])} properties")
+        if found := build_references(endpoint.name, components):
+            missing = set(found) - set(schema["properties"])
+            assert not missing, f"{endpoint.name}: references to undeclared properties {sorted(missing)}"
+            references[endpoint.name] = found
+    _write(target / "references.json", dict(sorted(references.items())))
+    print(f"references.json: {sum(map(len, references.values()))} references in {len(references)} streams")
 
 
 if __name__ == "__main__":
