@@ -1,0 +1,165 @@
+"""References: nested objects that point at a record of another stream, and their `nested_objects: keys` form.
+
+Daktela expands every foreign key into the full nested record (a ticket's `user` is the whole user, with role and
+profile). When the referenced model has its own stream, those columns duplicate that stream, so the `keys` mode
+keeps only the key (and the `title`, for readability) and lets the warehouse join; `full` keeps everything.
+Which properties are references is decided once, by `scripts/generate_schemas.py`, and committed as
+`schemas/references.json` beside the schemas; this module only reads it.
+
+The files are read directly with importlib.resources (not through `streams.load_schema`), so the record shaper
+can import this module without importing the stream classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from tap_daktela.endpoints import ENDPOINTS_BY_NAME
+
+NESTED_OBJECTS_MODES = ("keys", "full")
+DEFAULT_NESTED_OBJECTS_MODE = "keys"
+TITLE = "title"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference property of a stream.
+
+    `streams` are the target streams (several only for an activity's polymorphic `item`, whose model depends
+    on the activity's `type`); `many` marks an array of references. `key_fields` are the targets' primary
+    keys, deduplicated, the one most targets use first (ties in `streams` order): `item` has ("name", "id_call"),
+    so a bare scalar lands in `name`, the key of eight of its nine targets. `title` says every target declares
+    a `title`. `fields` are the keys of `key_of`'s dict for a single reference, in order (`title` only for a
+    single-target reference with `title`).
+    """
+
+    property: str
+    streams: tuple[str, ...]
+    many: bool
+    key_fields: tuple[str, ...]
+    title: bool
+    fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        with_title = self.title and not self.polymorphic
+        object.__setattr__(self, "fields", (*self.key_fields, TITLE) if with_title else self.key_fields)
+
+    @property
+    def polymorphic(self) -> bool:
+        """More than one target stream (an activity's `item`)."""
+        return len(self.streams) > 1
+
+
+@cache
+def _read(name: str) -> dict:
+    return json.loads(resources.files("tap_daktela.schemas").joinpath(f"{name}.json").read_text("utf-8"))
+
+
+def _committed_schema(stream: str) -> dict:
+    """A committed stream schema; cached, so callers must not mutate it."""
+    return _read(stream)
+
+
+def _key_fields(streams: tuple[str, ...]) -> tuple[str, ...]:
+    keys = [ENDPOINTS_BY_NAME[stream].primary_key for stream in streams]
+    counts = Counter(keys)
+    return tuple(sorted(dict.fromkeys(keys), key=lambda key: -counts[key]))  # stable: ties keep `streams` order
+
+
+@cache
+def _references(stream: str) -> dict[str, Reference]:
+    if stream not in ENDPOINTS_BY_NAME:
+        raise KeyError(f"Unknown stream {stream!r}")
+    found = {}
+    for prop, entry in _read("references").get(stream, {}).items():
+        streams = tuple(entry["streams"])
+        title = all(TITLE in _committed_schema(target)["properties"] for target in streams)
+        found[prop] = Reference(prop, streams, entry["many"], _key_fields(streams), title)
+    return found
+
+
+def references(stream: str) -> dict[str, Reference]:
+    """The reference properties of a stream, by property name (empty when it has none)."""
+    return dict(_references(stream))
+
+
+def _key_types(reference: Reference, key: str) -> list[str]:
+    """The JSON types of one key field across the targets whose primary key it is, plus null."""
+    types: list[str] = []
+    for target in reference.streams:
+        if ENDPOINTS_BY_NAME[target].primary_key != key:
+            continue
+        declared = _committed_schema(target)["properties"][key]["type"]
+        for kind in [declared] if isinstance(declared, str) else declared:
+            if kind not in types and kind != "null":
+                types.append(kind)
+    return [*types, "null"]
+
+
+def _keys_declaration(reference: Reference) -> dict:
+    if reference.many:
+        types = [kind for key in reference.key_fields for kind in _key_types(reference, key) if kind != "null"]
+        return {"type": ["array", "null"], "items": {"type": [*dict.fromkeys(types), "null"]}}
+    properties = {key: {"type": _key_types(reference, key)} for key in reference.key_fields}
+    if TITLE in reference.fields:
+        properties[TITLE] = {"type": ["string", "null"]}
+    return {"type": ["object", "null"], "properties": properties}
+
+
+def keys_schema(stream: str, schema: dict) -> dict:
+    """The schema for `nested_objects: keys`: each reference reduced to its key(s) (and title), an array of
+    references to a JSON array of keys. Other properties, known or not, are kept as declared; the input is not
+    modified (it may be a live-discovered schema with properties the committed one lacks)."""
+    out = copy.deepcopy(schema)
+    properties = out.get("properties", {})
+    for prop, reference in _references(stream).items():
+        if prop in properties:
+            properties[prop] = _keys_declaration(reference)
+    return out
+
+
+def schema_for_mode(stream: str, schema: dict, mode: str) -> dict:
+    """The schema a stream emits under a `nested_objects` mode: `full` is the schema as is (a copy)."""
+    if mode not in NESTED_OBJECTS_MODES:
+        raise ValueError(f"Unknown nested_objects mode {mode!r}; valid values: {', '.join(NESTED_OBJECTS_MODES)}")
+    return keys_schema(stream, schema) if mode == "keys" else copy.deepcopy(schema)
+
+
+def _element_key(reference: Reference, value: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        for key in reference.key_fields:
+            found = value.get(key)
+            if found is not None:
+                return found
+        return None
+    return value
+
+
+def key_of(reference: Reference, value: t.Any) -> t.Any:
+    """The key(s) of a raw nested value, shaped like `keys_schema` declares it.
+
+    Single: a dict `{key field: ..., [title: ...]}` (missing keys are None, as in Daktela's anonymised
+    samples); a bare scalar id goes to the first key field. Many: the list of the elements' keys (a PHP
+    dict-keyed array counts as its values). None, and PHP's `[]` for an empty single object, give None.
+    """
+    if value is None:
+        return None
+    if reference.many:
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, (list, tuple)):
+            return [value]
+        return [_element_key(reference, element) for element in value]
+    if isinstance(value, dict):
+        return {key: value.get(key) for key in reference.fields}
+    if isinstance(value, (list, tuple)):
+        return None
+    out = dict.fromkeys(reference.fields)
+    out[reference.key_fields[0]] = value
+    return out

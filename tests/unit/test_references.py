@@ -1,0 +1,238 @@
+"""References: which nested objects point at another stream, their keys-mode schema, and key extraction."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
+from tap_daktela.references import (
+    DEFAULT_NESTED_OBJECTS_MODE,
+    NESTED_OBJECTS_MODES,
+    Reference,
+    key_of,
+    keys_schema,
+    references,
+    schema_for_mode,
+)
+from tap_daktela.streams import load_schema
+
+# The project's shared folder sits beside the repository (on CI too; /work/shared on a developer machine).
+SAMPLES = next(
+    (
+        folder / "daktela-api" / "samples"
+        for folder in (Path(__file__).resolve().parents[3] / "shared", Path("/work/shared"))
+        if (folder / "daktela-api" / "samples").is_dir()
+    ),
+    Path("shared/daktela-api/samples"),
+)
+
+
+def sample_records(name: str) -> list[dict]:
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    result = json.loads(path.read_text("utf-8-sig"))["result"]
+    return result.get("data", [result])
+
+
+def targets(stream: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    return {prop: (ref.streams, ref.many) for prop, ref in references(stream).items()}
+
+
+def test_modes():
+    assert NESTED_OBJECTS_MODES == ("keys", "full")
+    assert DEFAULT_NESTED_OBJECTS_MODE == "keys"
+
+
+def test_ticket_references():
+    assert targets("tickets") == {
+        "category": (("ticketsCategories",), False),
+        "contact": (("contacts",), False),
+        "created_by": (("users",), False),
+        "edited_by": (("users",), False),
+        "followers": (("users",), True),
+        "id_merge": (("tickets",), False),
+        "parentTicket": (("tickets",), False),
+        "statuses": (("statuses",), True),
+        "user": (("users",), False),
+    }
+
+
+def test_activity_references_include_the_polymorphic_item():
+    found = targets("activities")
+    assert set(found) == {"contact", "created_by", "item", "queue", "record", "statuses", "ticket", "user"}
+    assert found["record"] == (("campaignsRecords",), False)
+    assert "survey" not in found  # NPS surveys have no stream
+    item = references("activities")["item"]
+    assert item.polymorphic and not item.many and not item.title
+    assert set(item.streams) == {
+        *("activitiesCall", "activitiesChat", "activitiesEmail", "activitiesFbm", "activitiesIgdm"),
+        *("activitiesSms", "activitiesVbr", "activitiesWap", "activitiesWeb"),
+    }
+    assert item.key_fields == ("name", "id_call")  # the key most targets use first
+    assert item.fields == ("name", "id_call")
+
+
+def test_call_references():
+    assert targets("activitiesCall") == {
+        "activities": (("activities",), True),
+        "contact": (("contacts",), False),
+        "id_agent": (("users",), False),
+        "id_queue": (("queues",), False),
+        "missed_callback": (("activitiesCall",), False),
+    }
+    assert references("activitiesCall")["missed_callback"].key_fields == ("id_call",)
+
+
+def test_other_references():
+    assert targets("contacts") == {"account": (("accounts",), False), "user": (("users",), False)}
+    assert targets("campaignsRecords")["record_type"] == (("campaignsTypes",), False)
+    assert targets("activitiesEmail")["activities"] == (("activities",), True)
+    assert set(targets("ticketsCategories")) == {"call_queue", "email_queue", "sms_queue"}
+    assert targets("users") == {"sign": (("templates",), False)}
+    assert references("groups") == {}
+    with pytest.raises(KeyError):
+        references("nope")
+
+
+@pytest.mark.parametrize(
+    ("stream", "prop"),
+    [
+        ("contacts", "database"),
+        ("activitiesCall", "cdr"),
+        ("users", "role"),
+        ("users", "profile"),
+        ("accounts", "sla"),
+        ("crmRecords", "type"),
+        ("campaignsRecords", "database"),
+        ("activitiesSms", "connector"),
+        ("activitiesFbm", "external_contact"),
+    ],
+)
+def test_models_without_a_stream_are_not_references_and_keep_their_declaration(stream, prop):
+    assert prop not in references(stream)
+    schema = load_schema(stream)
+    assert keys_schema(stream, schema)["properties"][prop] == schema["properties"][prop]
+    assert "properties" in schema["properties"][prop]
+
+
+def test_every_reference_targets_a_declared_primary_key_and_a_declared_property():
+    for endpoint in ENDPOINTS:
+        declared = load_schema(endpoint.name)["properties"]
+        for prop, ref in references(endpoint.name).items():
+            assert prop in declared, (endpoint.name, prop)
+            for target in ref.streams:
+                key = ENDPOINTS_BY_NAME[target].primary_key
+                assert key in ref.key_fields
+                assert key in load_schema(target)["properties"], (endpoint.name, prop, target)
+                assert key in load_schema(target)["required"]
+                assert ref.title == all("title" in load_schema(t)["properties"] for t in ref.streams)
+
+
+def test_keys_schema_types():
+    tickets = keys_schema("tickets", load_schema("tickets"))["properties"]
+    assert tickets["user"] == {
+        "type": ["object", "null"],
+        "properties": {"name": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]}},
+    }
+    assert tickets["parentTicket"]["properties"]["name"] == {"type": ["integer", "null"]}  # ticket names are ints
+    assert tickets["followers"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+    assert tickets["statuses"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+    assert tickets["title"] == load_schema("tickets")["properties"]["title"]  # not a reference: untouched
+
+    calls = keys_schema("activitiesCall", load_schema("activitiesCall"))["properties"]
+    assert calls["id_queue"]["properties"]["name"] == {"type": ["integer", "null"]}  # queue names are ints
+    assert calls["missed_callback"] == {
+        "type": ["object", "null"],
+        "properties": {"id_call": {"type": ["string", "null"]}},  # calls have no title
+    }
+    assert calls["activities"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+
+    item = keys_schema("activities", load_schema("activities"))["properties"]["item"]
+    assert item == {
+        "type": ["object", "null"],
+        "properties": {"name": {"type": ["string", "null"]}, "id_call": {"type": ["string", "null"]}},
+    }
+
+
+def test_keys_schema_leaves_the_input_and_unknown_properties_alone():
+    schema = copy.deepcopy(load_schema("tickets"))
+    schema["properties"]["live_only"] = {"type": ["object", "null"], "properties": {"a": {"type": ["string"]}}}
+    del schema["properties"]["followers"]  # e.g. a projection: absent references are not added
+    before = copy.deepcopy(schema)
+    out = keys_schema("tickets", schema)
+    assert schema == before
+    assert out["properties"]["live_only"] == schema["properties"]["live_only"]
+    assert "followers" not in out["properties"]
+    assert list(out["properties"]) == list(schema["properties"])  # order kept
+    assert out["required"] == ["name"]
+
+
+def test_schema_for_mode():
+    schema = load_schema("contacts")
+    full = schema_for_mode("contacts", schema, "full")
+    assert full == schema and full is not schema
+    assert schema_for_mode("contacts", schema, "keys") == keys_schema("contacts", schema)
+    with pytest.raises(ValueError, match="keys, full"):
+        schema_for_mode("contacts", schema, "flat")
+
+
+def test_key_of_single_and_many():
+    user = references("tickets")["user"]
+    assert key_of(user, None) is None
+    assert key_of(user, {"name": "u1", "title": "Jana", "role": {"name": "r"}}) == {"name": "u1", "title": "Jana"}
+    assert key_of(user, {"title": "An user", "alias": "user"}) == {"name": None, "title": "An user"}  # anonymised
+    assert key_of(user, "u1") == {"name": "u1", "title": None}  # a bare id
+    assert key_of(user, []) is None  # PHP's empty object
+    followers = references("tickets")["followers"]
+    assert key_of(followers, None) is None
+    assert key_of(followers, []) == []
+    assert key_of(followers, [{"name": "a"}, {"name": "b", "title": "B"}, "c"]) == ["a", "b", "c"]
+    assert key_of(followers, {"0": {"name": "a"}}) == ["a"]  # a PHP dict-keyed array
+
+    item = references("activities")["item"]
+    assert key_of(item, {"id_call": "1700000000.1", "call_time": "2024-01-01 10:00:00"}) == {
+        "name": None,
+        "id_call": "1700000000.1",
+    }
+    assert key_of(item, {"name": "emails_1", "title": "Subject"}) == {"name": "emails_1", "id_call": None}
+    assert key_of(item, None) is None
+
+
+def test_reference_is_frozen():
+    ref = Reference("user", ("users",), False, ("name",), True)
+    assert ref.fields == ("name", "title")
+    with pytest.raises(AttributeError):
+        ref.many = True  # type: ignore[misc]
+
+
+def test_key_of_real_ticket():
+    (ticket,) = sample_records("tickets-response.json")
+    refs = references("tickets")
+    assert key_of(refs["category"], ticket["category"]) == {
+        "name": "categories_618a5a3925976853354965",
+        "title": "Customer Support",
+    }
+    assert key_of(refs["statuses"], ticket["statuses"]) == ["statuses_618a6b822ecbc476078482"]
+    assert key_of(refs["followers"], ticket["followers"]) == [None]  # the sample's users are anonymised
+    assert key_of(refs["user"], ticket["user"]) == {"name": None, "title": "An user"}
+    assert key_of(refs["contact"], ticket["contact"]) is None
+
+
+def test_key_of_real_activities():
+    activity = sample_records("ticket-activity-read-email.json")[0]
+    refs = references("activities")
+    assert activity["type"] == "EMAIL"
+    assert key_of(refs["item"], activity["item"]) == {"name": activity["item"]["name"], "id_call": None}
+    assert key_of(refs["queue"], activity["queue"]) == {"name": 3001, "title": "customer@email.com"}
+    assert key_of(refs["ticket"], activity["ticket"]) == {"name": 9673, "title": "Api test"}
+    comment = sample_records("ticket-activity-read.json")[0]
+    assert key_of(refs["item"], comment["item"]) is None  # a comment has no channel record
+
+    (email,) = sample_records("ticket-email-activities-read-2.json")
+    assert key_of(references("activitiesEmail")["activities"], email["activities"]) == ["activities_1234"]
+    assert key_of(references("activitiesEmail")["queue"], email["queue"]) == {"name": None, "title": None}
