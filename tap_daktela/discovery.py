@@ -1,0 +1,176 @@
+"""Live discovery: each stream's schema as the customer's instance has it.
+
+The committed schemas come from Daktela's generic API document; every instance differs. For each stream one
+request reads a sample of up to `SAMPLE_SIZE` recent records (all streams concurrently, each bounded in time),
+and the schema becomes the static one plus:
+- every top-level field seen in the sample that it lacks, typed from the values seen, always nullable;
+- the instance's custom fields as declared properties of `customFields`: names from `_sys.cfScheme` where records
+  carry it, else the keys of `customFields` (their union over the sample: records of one model can differ);
+  `"multiple": false` gives a nullable string, anything else an array of strings.
+Daktela's internals (`_sys`, `_rdata`, `_guiData`) stay out. An endpoint answering 403 or 404 keeps its static
+schema with a warning, and an unreachable instance (or one refusing the login) gives the static schemas with one
+warning: discovery never fails for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import requests
+
+from tap_daktela.auth import TOKEN_HEADER, api_url
+from tap_daktela.endpoints import ENDPOINTS_BY_NAME
+from tap_daktela.errors import DaktelaError
+from tap_daktela.query import ListQuery
+from tap_daktela.shaping import CUSTOM_FIELDS, DROPPED_KEYS
+
+if t.TYPE_CHECKING:
+    from tap_daktela.tap import TapDaktela
+
+SAMPLE_SIZE = 100
+SAMPLE_TIMEOUT = 30.0  # seconds per sample request, at most
+PARALLEL_SAMPLES = 8
+_DAKTELA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+class EndpointUnavailable(Exception):
+    """The endpoint answered 403 or 404: its static schema is kept."""
+
+
+def custom_field_schema(multiple: bool) -> dict:
+    """A single-valued custom field is a string; a multi-valued one an array of strings."""
+    if multiple:
+        return {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+    return {"type": ["string", "null"]}
+
+
+def infer_type(values: t.Iterable[t.Any]) -> dict:
+    """A nullable JSON schema for the values seen of a field the static schema lacks."""
+    kinds: set[str] = set()
+    datetimes = True
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            kinds.add("boolean")
+        elif isinstance(value, int):
+            kinds.add("integer")
+        elif isinstance(value, float):
+            kinds.add("number")
+        elif isinstance(value, str):
+            kinds.add("string")
+            datetimes = datetimes and bool(_DAKTELA_DATETIME.match(value))
+        elif isinstance(value, dict):
+            kinds.add("object")
+        elif isinstance(value, list):
+            kinds.add("array")
+    if kinds == {"integer", "number"}:
+        kinds = {"number"}
+    if kinds <= {"object", "array"} and kinds:
+        if kinds == {"object"}:
+            return {"type": ["object", "null"]}
+        if kinds == {"array"}:
+            return {"type": ["array", "null"], "items": {}}
+        return {"type": ["object", "array", "null"]}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind == "string" and datetimes:
+            return {"type": ["string", "null"], "format": "date-time"}
+        return {"type": [kind, "null"]}
+    return {"type": ["string", "null"]}  # nothing seen but null, or mixed scalars: text holds them all
+
+
+def custom_fields(records: list[dict]) -> dict[str, bool]:
+    """Custom field name -> multiple, from `_sys.cfScheme`, else from the keys of `customFields`, in order."""
+    found: dict[str, bool] = {}
+    for record in records:
+        scheme = (record.get("_sys") or {}).get("cfScheme") if isinstance(record.get("_sys"), dict) else None
+        if isinstance(scheme, dict):
+            for name, field in scheme.items():
+                multiple = not (isinstance(field, dict) and field.get("multiple") is False)
+                found[name] = found.get(name, False) or multiple
+    if found:
+        return found
+    for record in records:
+        values = record.get(CUSTOM_FIELDS)
+        if isinstance(values, dict):
+            for name in values:
+                found.setdefault(name, True)
+    return found
+
+
+def live_schema(static: dict, records: list[dict]) -> dict:
+    """The static schema plus what the sample shows (see the module docstring)."""
+    schema = copy.deepcopy(static)
+    properties = schema.setdefault("properties", {})
+    seen: dict[str, list[t.Any]] = {}
+    for record in records:
+        for name, value in record.items():
+            if name not in properties and name not in DROPPED_KEYS:
+                seen.setdefault(name, []).append(value)
+    for name, values in seen.items():
+        properties[name] = infer_type(values)
+    fields = custom_fields(records)
+    if fields:
+        declared = properties.get(CUSTOM_FIELDS) or {}
+        known = dict(declared.get("properties") or {})
+        for name, multiple in fields.items():
+            known.setdefault(name, custom_field_schema(multiple))
+        properties[CUSTOM_FIELDS] = {"type": ["object", "null"], "properties": known}
+    return schema
+
+
+def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
+    """Up to `SAMPLE_SIZE` recent records of an endpoint, whole (one request)."""
+    spec = ENDPOINTS_BY_NAME[endpoint]
+    order = spec.replication_key or spec.primary_key
+    query = ListQuery(sort=(order,), take=SAMPLE_SIZE)
+    params = [(k, "desc" if k.endswith("[dir]") else v) for k, v in query.params()]
+    timeout = min(float(tap.config.get("request_timeout", 300)), SAMPLE_TIMEOUT)
+    response = tap.http_session.get(
+        api_url(tap.config["url"], f"{endpoint}.json"),
+        params=params,
+        headers={TOKEN_HEADER: tap.token_provider.token()},
+        timeout=timeout,
+    )
+    if response.status_code in (403, 404):
+        raise EndpointUnavailable(f"HTTP {response.status_code}")
+    response.raise_for_status()
+    result = orjson.loads(response.content).get("result") or {}
+    data = result.get("data") if isinstance(result, dict) else None
+    if isinstance(data, dict):
+        data = list(data.values())
+    return [record for record in data or [] if isinstance(record, dict)]
+
+
+def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict]:
+    """Every stream's live schema; the static ones where the instance cannot be asked (see the docstring)."""
+    try:
+        tap.token_provider.token()
+    except DaktelaError as exc:
+        tap.logger.warning("Live discovery skipped, the catalog holds the static schemas: %s", exc)
+        return dict(static)
+    schemas = dict(static)
+    unreachable: list[str] = []
+
+    def one(endpoint: str) -> None:
+        try:
+            schemas[endpoint] = live_schema(static[endpoint], sample(tap, endpoint))
+        except EndpointUnavailable as exc:
+            tap.logger.warning("Discovery: endpoint '%s' answered %s; keeping its static schema", endpoint, exc)
+        except (requests.RequestException, ValueError) as exc:
+            unreachable.append(f"{endpoint} ({type(exc).__name__})")
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_SAMPLES, thread_name_prefix="discover") as pool:
+        list(pool.map(one, static))
+    if unreachable:
+        tap.logger.warning(
+            "Live discovery could not read %d endpoint(s), which keep their static schemas: %s",
+            len(unreachable),
+            ", ".join(sorted(unreachable)),
+        )
+    return schemas

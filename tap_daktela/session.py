@@ -1,0 +1,60 @@
+"""The one HTTP session of a run, built from the settings: TLS checks, a private CA, a pool per concurrency.
+
+Every request of the tap (login, `whoim`, discovery, list pages, the keyset tail) goes through it. The streams
+call `Session.send` with prepared requests, which skips the environment merge `Session.request` does, so the
+CA bundle variables `requests` users rely on are read here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import typing as t
+import warnings
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
+
+from tap_daktela.errors import DaktelaConfigError
+
+LOGGER = logging.getLogger("tap-daktela")
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+EXTRA_CONNECTIONS = 2  # login/whoim and the keyset tail beside the page requests
+
+
+def tls_verify(config: t.Mapping[str, t.Any]) -> bool | str:
+    """What `requests` should verify with: `ca_bundle`, else False when `verify_ssl` is off, else a CA bundle
+    named by `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` or `SSL_CERT_FILE`, else True (certifi's bundle)."""
+    bundle = config.get("ca_bundle")
+    if bundle:
+        if not os.path.isfile(bundle):
+            raise DaktelaConfigError(f"ca_bundle {bundle!r} is not a readable file (a PEM file of CA certificates)")
+        return str(bundle)
+    if config.get("verify_ssl", True) is False:
+        return False
+    for name in CA_BUNDLE_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name]
+    return True
+
+
+def build_session(config: t.Mapping[str, t.Any], connections: int) -> requests.Session:
+    """A session whose pool keeps `connections` connections alive (+ login and tail) with the run's TLS rule."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, connections) + EXTRA_CONNECTIONS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.verify = tls_verify(config)
+    if session.verify is False:
+        LOGGER.warning("TLS certificates are not checked (verify_ssl is false)")
+        # urllib3 would warn on every request; the line above says it once per run.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    return session
+
+
+def certificate_hint(config: t.Mapping[str, t.Any]) -> str:
+    """What to change when a certificate check fails."""
+    if config.get("ca_bundle"):
+        return f"the certificate is not signed by a CA in ca_bundle {config['ca_bundle']!r}"
+    return "set ca_bundle to your CA's PEM file, or verify_ssl to false"
