@@ -43,18 +43,23 @@ class Page:
     total: int
 
 
-class RawPage(t.Protocol):
+class PageBody(t.Protocol):
     """A fetched but not yet decoded response (kept compact, possibly on disk, while it waits for its turn)."""
 
     def load(self) -> Page: ...
 
 
-class RecordCodec(t.Protocol):
+class RecordDecoder(t.Protocol):
     """How the reader looks into raw records: their sort key, and the full record when it is emitted."""
 
     def key(self, raw: Raw) -> Key: ...
 
     def record(self, raw: Raw) -> dict: ...
+
+
+def _order(key: Key) -> tuple[tuple[bool, t.Any], ...]:
+    """A key as Daktela sorts it ascending: nulls first."""
+    return tuple((value is not None, value) for value in key)
 
 
 def up_to_key(sort_fields: t.Sequence[str], key: t.Sequence[t.Any]) -> Condition:
@@ -91,19 +96,20 @@ class ListReader:
 
     def __init__(
         self,
-        fetch_now: t.Callable[[ListQuery], Page],
-        fetch_later: t.Callable[[ListQuery], RawPage],
-        codec: RecordCodec,
+        fetch_page: t.Callable[[ListQuery], Page],
+        fetch_body: t.Callable[[ListQuery], PageBody],
+        decoder: RecordDecoder,
         query: ListQuery,
         key_fields: tuple[str, ...],
         concurrency: int,
         after_page: t.Callable[[], None] = lambda: None,
     ) -> None:
-        """`after_page` runs each time a page's records have all been emitted (to release memory)."""
+        """`fetch_page` requests and decodes a page; `fetch_body` requests one to decode later (pages fetched ahead
+        wait compactly); `after_page` runs each time a page's records have all been emitted (to release memory)."""
         self.after_page = after_page
-        self.fetch_now = fetch_now
-        self.fetch_later = fetch_later
-        self.codec = codec
+        self.fetch_page = fetch_page
+        self.fetch_body = fetch_body
+        self.decoder = decoder
         self.query = query
         self.key_fields = key_fields
         self.concurrency = max(1, concurrency)
@@ -112,19 +118,19 @@ class ListReader:
 
     def _get(self, query: ListQuery) -> Page:
         self.requests += 1
-        return self.fetch_now(query)
+        return self.fetch_page(query)
 
     def _emit(self, raws: list[Raw]) -> t.Iterator[dict]:
         """Parse and yield records in order, letting go of each raw record once it is parsed."""
         raws.reverse()
         while raws:
-            yield self.codec.record(raws.pop())
+            yield self.decoder.record(raws.pop())
         self.after_page()
 
     def _keyset(self, query: ListQuery, first: Future | None = None) -> t.Iterator[dict]:
         """Sequential keyset pagination from `query` until its `total` is read; `first`: its first page,
         already requested."""
-        paginator = KeysetPaginator(query, self.key_fields, self.codec.key)
+        paginator = KeysetPaginator(query, self.key_fields, self.decoder.key)
         while not paginator.finished:
             if first is not None:
                 page, first = first.result().load(), None
@@ -134,7 +140,7 @@ class ListReader:
             yield from self._emit(page.raws)
 
     def records(self) -> t.Iterator[dict]:
-        key = self.codec.key
+        key = self.decoder.key
         first = self._get(self.query)
         if not first.raws or len(first.raws) >= first.total:
             yield from self._emit(first.raws)
@@ -152,21 +158,28 @@ class ListReader:
                 if not page.raws:
                     continue
                 page_last = key(page.raws[-1])
-                if index == middle:
-                    # The last offset page is in hand: ask for the tail now, so its round trip overlaps with
-                    # emitting this page. It reads from the same key as it would afterwards, only earlier.
+                continuous = key(page.raws[0]) == last
+                if index == middle and continuous:
+                    # The last offset page is in hand and needs no repair: ask for the tail now, so its round trip
+                    # overlaps with emitting this page. It reads from the same key as it would afterwards. (After a
+                    # repair it is asked later: a record of the repaired range could move past it meanwhile.)
                     tail_ahead = self._fetch_ahead(self._after(page_last))
-                if key(page.raws[0]) == last:
+                if continuous:
                     # The page starts with the record the previous page ended with: nothing in between moved.
                     del page.raws[0]
                     yield from self._emit(page.raws)
-                else:
+                    last = page_last
+                elif _order(page_last) > _order(last):
                     # Something before this page vanished, moved or appeared since the previous page was read:
                     # read this page's range again by key, from the last record emitted.
                     self.repairs += 1
                     page.raws.clear()
                     yield from self._keyset(self._between(last, page_last))
-                last = page_last
+                    last = page_last
+                else:
+                    # The page ends at or before what is already emitted (many records before it vanished): the
+                    # cursor never moves back; the next page or the tail reads on from `last`.
+                    page.raws.clear()
         yield from self._keyset(self._after(last), tail_ahead)
 
     def _narrowed(self, *conditions: Condition) -> ListQuery:
@@ -181,7 +194,7 @@ class ListReader:
         self.requests += 1
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tail")
         try:
-            return executor.submit(self.fetch_later, query)
+            return executor.submit(self.fetch_body, query)
         finally:
             executor.shutdown(wait=False)
 
@@ -198,7 +211,7 @@ class ListReader:
 
         def submit_next() -> None:
             for offset in waiting:
-                pending.append(executor.submit(self.fetch_later, replace(query, skip=offset)))
+                pending.append(executor.submit(self.fetch_body, replace(query, skip=offset)))
                 self.requests += 1
                 return
 
