@@ -4,7 +4,18 @@ Usage: ``with DaktelaSimulator(seed=1, scale="small") as sim: ...`` then use ``s
 ``sim.counters`` and ``sim.records("tickets")``. See ``tests/simulator/README.md``.
 """
 
-from .data import ENDPOINTS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES
+from .data import CF_MODELS, CF_SCHEME_MODELS, CHANNELS, ENDPOINTS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES
 from .server import Counters, DaktelaSimulator, Knobs
 
-__all__ = ["ENDPOINTS", "PRIMARY_KEYS", "REPLICATION_KEYS", "SCALES", "Counters", "DaktelaSimulator", "Knobs"]
+__all__ = [
+    "CF_MODELS",
+    "CF_SCHEME_MODELS",
+    "CHANNELS",
+    "ENDPOINTS",
+    "PRIMARY_KEYS",
+    "REPLICATION_KEYS",
+    "SCALES",
+    "Counters",
+    "DaktelaSimulator",
+    "Knobs",
+]

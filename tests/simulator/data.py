@@ -29,7 +29,30 @@ ENDPOINTS: tuple[str, ...] = (
     "statuses",
     "templates",
     "users",
+    "activitiesSms",
+    "activitiesFbm",
+    "activitiesIgdm",
+    "activitiesWap",
+    "activitiesVbr",
+    "activitiesWeb",
+    "ticketsCategories",
+    "campaignsTypes",
 )
+
+# The message channels: endpoint -> (activity type, name prefix, queue type, connector model). WEB is the current
+# web chat (activitiesWeb); the legacy activitiesChat keeps type CHAT.
+CHANNELS: dict[str, tuple[str, str, str, str]] = {
+    "activitiesSms": ("SMS", "sms", "sms", "routingSmsInbound"),
+    "activitiesFbm": ("FBM", "fbm", "fbm", "routingFbInbound"),
+    "activitiesIgdm": ("IGDM", "igdm", "igdm", "routingIgInbound"),
+    "activitiesWap": ("WAP", "wap", "wap", "routingWapInbound"),
+    "activitiesVbr": ("VBR", "vbr", "vbr", "routingVbrInbound"),
+    "activitiesWeb": ("WEB", "web", "chat", "routingWebInbound"),
+}
+_QTYPE = {spec[0]: spec[2] for spec in CHANNELS.values()}
+# Models with custom fields, and those whose records also carry the scheme as `_sys.cfScheme`.
+CF_MODELS: tuple[str, ...] = ("contacts", "accounts", "tickets", "crmRecords", "campaignsRecords", "activities")
+CF_SCHEME_MODELS = frozenset({"contacts", "accounts", "tickets", "crmRecords"})
 
 PRIMARY_KEYS: dict[str, str] = {ep: "name" for ep in ENDPOINTS} | {"activitiesCall": "id_call"}
 
@@ -49,6 +72,9 @@ REPLICATION_KEYS: dict[str, str | None] = {
     "statuses": None,
     "templates": None,
     "users": None,
+    **{ep: "time" for ep in CHANNELS},
+    "ticketsCategories": None,
+    "campaignsTypes": None,
 }
 
 _REF = {"groups": 25, "pauses": 25, "queues": 25, "statuses": 25, "templates": 25, "users": 25}
@@ -64,6 +90,9 @@ SCALES: dict[str, dict[str, int]] = {
         "crmRecords": 30,
         "campaignsRecords": 30,
         **_REF,
+        **{ep: 20 for ep in CHANNELS},
+        "ticketsCategories": 12,
+        "campaignsTypes": 5,
     },
     "demo": {
         "tickets": 1000,
@@ -81,6 +110,9 @@ SCALES: dict[str, dict[str, int]] = {
         "statuses": 30,
         "templates": 40,
         "users": 40,
+        **{ep: 200 for ep in CHANNELS},
+        "ticketsCategories": 20,
+        "campaignsTypes": 8,
     },
     "bench": {
         "tickets": 10000,
@@ -98,9 +130,12 @@ SCALES: dict[str, dict[str, int]] = {
         "statuses": 60,
         "templates": 150,
         "users": 200,
+        **{ep: 2000 for ep in CHANNELS},
+        "ticketsCategories": 30,
+        "campaignsTypes": 10,
     },
 }
-SCALES["bench10"] = {ep: n * 10 for ep, n in SCALES["bench"].items()}
+SCALES["bench10"] = {ep: n * 10 for ep, n in SCALES["bench"].items()} | {"ticketsCategories": 30, "campaignsTypes": 10}
 
 DATA_START = datetime(2024, 1, 1, 0, 0, 0)
 DATA_END = datetime(2025, 6, 30, 23, 59, 59)
@@ -153,6 +188,81 @@ HTML_TEXTS = [
     "Emoji: 👍🏽 🇨🇿 ❤️ — dash … ellipsis",
 ]
 COLORS = ["#44ff00", "", "#ff0000", "#0055aa", "#ffaa00"]
+MESSAGES = [
+    "Dobrý den, kdy mi dorazí objednávka č. 12345? 📦",
+    "Děkuji za rychlou odpověď 👍🏽",
+    "Prosím o zavolání zpět na +420 777 123 456, díky!",
+    "Zásilka přišla poškozená 😞 \u2013 co teď?",
+    "Ahoj! Máte otevřeno i o víkendu? 🕐",
+    "Příliš žluťoučký kůň úpěl ďábelské ódy 🐴",
+    "Chci zrušit tarif.\nDůvod: stěhování 🚚",
+    "Můžete mi poslat fakturu za „září“? 🧾",
+    'Píše: "nefunguje mi přihlášení" 🙏 ěščřžýáíé',
+]
+ADDRESSES = [
+    "Václavské náměstí 1, 110 00 Praha 1",
+    "Masarykova 12, 602 00 Brno",
+    "Žižkova 3/7, 370 01 České Budějovice",
+]
+ATTACHMENT_FILES = [
+    ("favicon.png", "image/png"),
+    ("faktura_č_2024.pdf", "application/pdf"),
+    ("fotka 😀.jpg", "image/jpeg"),
+    ("smlouva (podepsaná).docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+]
+# Custom-field catalogue per model: (name, type, title, multiple, selectbox items, always present). Each simulator
+# instance picks the always-present fields plus a seeded subset of the rest.
+CF_CATALOGUE: dict[str, list[tuple[str, str, str, bool, list[str], bool]]] = {
+    "contacts": [
+        ("number", "PHONE", "Telefon", True, [], True),
+        ("email", "EMAIL", "Email", True, [], True),
+        ("address", "ADDRESS", "Adresa", False, [], False),
+        ("note", "TEXTAREA", "Poznámka", False, [], False),
+        ("segment", "SELECTBOX", "Segment zákazníka", False, ["VIP", "Běžný", "Nový"], True),
+        ("datum_narozeni", "DATE", "Datum narození", False, [], False),
+        ("zajmy", "SELECTBOX", "Zájmy", True, ["Internet", "Televize", "Mobilní tarif", "Pevná linka"], False),
+        ("ico", "TEXT", "IČO", False, [], False),
+    ],
+    "accounts": [
+        ("ico", "TEXT", "IČO", False, [], True),
+        ("telefon", "PHONE", "Telefon", True, [], True),
+        ("fakturacni_email", "EMAIL", "Fakturační e-mail", True, [], False),
+        ("obor", "SELECTBOX", "Obor", False, ["Výroba", "Obchod", "Služby", "Veřejná správa"], False),
+        ("poznamka", "TEXTAREA", "Poznámka", False, [], False),
+        ("datum_smlouvy", "DATE", "Datum smlouvy", False, [], False),
+    ],
+    "tickets": [
+        ("order_number", "TEXT", "Číslo objednávky", False, [], True),
+        ("product", "SELECTBOX", "Produkt", True, ["Internet", "TV", "Tarif"], True),
+        ("note", "TEXTAREA", "Poznámka", False, [], False),
+        ("kanal", "SELECTBOX", "Kanál", False, ["Telefon", "E-mail", "Chat", "Pobočka"], False),
+        ("datum_reklamace", "DATE", "Datum reklamace", False, [], False),
+        ("kontaktni_telefon", "PHONE", "Kontaktní telefon", True, [], False),
+        ("tagy", "TEXT", "Štítky", True, [], False),
+    ],
+    "crmRecords": [
+        ("nr_polisy", "TEXT", "Číslo pojistky", False, [], True),
+        ("produkty", "SELECTBOX", "Produkty", True, ["Leasing", "Pojištění", "GAP"], True),
+        ("model", "TEXT", "Model", False, [], False),
+        ("vin", "TEXT", "VIN", False, [], False),
+        ("marka", "SELECTBOX", "Značka", False, ["Škoda", "Hyundai", "Kia", "Dacia"], False),
+        ("konec_pojistky", "DATE", "Konec pojistky", False, [], False),
+        ("poznamka", "TEXTAREA", "Poznámka", False, [], False),
+        ("telefon", "PHONE", "Telefon", True, [], False),
+    ],
+    "campaignsRecords": [
+        ("number", "PHONE", "Telefon", True, [], True),
+        ("note", "TEXT", "Poznámka", False, [], True),
+        ("vysledek", "SELECTBOX", "Výsledek hovoru", False, ["Zájem", "Nezájem", "Zavolat později"], False),
+        ("termin", "DATE", "Termín", False, [], False),
+        ("email", "EMAIL", "Email", True, [], False),
+    ],
+    "activities": [
+        ("note", "TEXT", "Poznámka", False, [], True),
+        ("tagy", "SELECTBOX", "Štítky", True, ["Stížnost", "Pochvala", "Dotaz"], True),
+        ("shrnuti", "TEXTAREA", "Shrnutí", False, [], False),
+    ],
+}
 
 
 def fmt(dt: datetime) -> str:
@@ -239,6 +349,7 @@ class Encoder:
 
 class Generator:
     def __init__(self, seed: int, sizes: dict[str, int]) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.sizes = sizes
         self.enc = Encoder()
@@ -299,24 +410,68 @@ class Generator:
     def title(self) -> str:
         return self.pick(TITLES)
 
-    def cf(self, scheme: dict[str, Any], p_empty: float = 0.1) -> Any:
+    # ------------------------------------------------------------ custom fields
+    def cf_spec(self, ftype: str, title: str, multiple: bool, items: list[str] | None = None) -> dict[str, Any]:
+        """One custom field's scheme entry, shaped like `_sys.cfScheme` values in real responses."""
+        return {
+            "type": ftype,
+            "title": title,
+            "hidden": False,
+            "readonly": False,
+            "readonly_in_activity": False,
+            "readonly_in_update": False,
+            "multiple": multiple,
+            "items": [{"name": self.uniqid("option"), "title": v, "value": v} for v in items or []],
+        }
+
+    def build_schemes(self) -> None:
+        """Each model's custom fields for this instance (seeded); activities have none for even seeds."""
         rng = self.rng
-        if rng.random() < p_empty:
+        self.schemes: dict[str, dict[str, dict[str, Any]]] = {}
+        for model, catalogue in CF_CATALOGUE.items():
+            optional = [c for c in catalogue if not c[5]]
+            chosen = set(rng.sample(range(len(optional)), rng.randrange(len(optional) // 2, len(optional) + 1)))
+            keep = {c[0] for i, c in enumerate(optional) if i in chosen}
+            scheme = {}
+            if model != "activities" or self.seed % 2:
+                for name, ftype, title, multiple, items, always in catalogue:
+                    if always or name in keep:
+                        scheme[name] = self.cf_spec(ftype, title, multiple, items)
+            self.schemes[model] = scheme
+
+    def cf_value(self, spec: dict[str, Any]) -> list[str | None]:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.3:
             return []
-        out: dict[str, list[str]] = {}
-        for key, spec in scheme.items():
-            t = spec["type"]
-            if rng.random() < 0.3:
-                out[key] = []
-            elif t == "PHONE":
-                out[key] = [self.phone() for _ in range(rng.randrange(1, 3))]
-            elif t == "EMAIL":
-                out[key] = [f"{self.pick(FIRST_NAMES).lower()}.{rng.randrange(999)}@example.cz"]
-            elif t == "SELECTBOX":
-                out[key] = [rng.choice(spec["items"])["value"]]
-            else:
-                out[key] = [self.pick(TITLES)]
-        return out
+        if r < 0.34:
+            return [None]
+        multiple = spec.get("multiple", False)
+        n = rng.randrange(1, 3) if multiple else 1
+        t = spec.get("type")
+        items = spec.get("items") or []
+        if items:
+            values = [it["value"] for it in items]
+            return rng.sample(values, min(len(values), rng.randrange(1, 4))) if multiple else [rng.choice(values)]
+        if t == "PHONE":
+            return [self.phone() for _ in range(n)]
+        if t == "EMAIL":
+            return [f"{self.pick(FIRST_NAMES).lower()}.{rng.randrange(999)}@example.cz" for _ in range(n)]
+        if t == "DATE":
+            return [f"{rng.choice((2023, 2024, 2025))}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"]
+        if t == "TEXTAREA":
+            return [self.text()]
+        if t == "ADDRESS":
+            return [rng.choice(ADDRESSES)]
+        return [self.pick(TITLES) if rng.random() < 0.5 else f"{rng.randrange(10**7):07d}" for _ in range(n)]
+
+    def cf(self, model: str, p_empty: float = 0.1, skip: frozenset[str] = frozenset()) -> Any:
+        """A record's customFields: {name: [str, ...]}, or PHP's [] (model without fields, or an empty record)."""
+        scheme = self.schemes.get(model)
+        if not scheme or self.rng.random() < p_empty:
+            return []
+        out = {k: self.cf_value(spec) for k, spec in scheme.items() if k not in skip}
+        return out or []
 
     # --------------------------------------------------------------- pools
     def build(self) -> dict[str, list[dict[str, Any]]]:
@@ -336,12 +491,14 @@ class Generator:
         self.tables["templates"] = []
         for i in range(s.get("templates", 0)):
             self.tables["templates"].append(self.make_template(i))
-        self.categories = [self.make_category(i) for i in range(8)]
+        self.categories = [self.make_category(i) for i in range(max(1, s.get("ticketsCategories", 8)))]
+        self.tables["ticketsCategories"] = self.categories
         self.build_accounts(s.get("accounts", 0))
         self.build_contacts(s.get("contacts", 0))
         self.build_tickets(s.get("tickets", 0))
         self.build_crm_records(s.get("crmRecords", 0))
         self.build_campaign_records(s.get("campaignsRecords", 0))
+        self.tables["campaignsTypes"] = self.camp_types
         self.build_activities()
         # keep users/queues/statuses etc. unshared in the table but shared as nested objects
         return self.tables
@@ -436,32 +593,7 @@ class Generator:
                 "_guiData": [],
             }
         )
-        self.contact_scheme = {
-            "number": {"type": "PHONE", "title": "Telefon", "hidden": False, "readonly": False},
-            "email": {"type": "EMAIL", "title": "Email", "hidden": False, "readonly": False},
-            "address": {"type": "ADDRESS", "title": "Adresa", "hidden": False, "readonly": False},
-            "note": {"type": "TEXTAREA", "title": "Poznámka", "hidden": False, "readonly": False},
-            "segment": {
-                "type": "SELECTBOX",
-                "title": "Segment zákazníka",
-                "hidden": False,
-                "readonly": False,
-                "multiple": False,
-                "items": [{"name": f"s{k}", "title": t, "value": t} for k, t in enumerate(["VIP", "Běžný", "Nový"])],
-            },
-        }
-        self.ticket_scheme = {
-            "order_number": {"type": "TEXT", "title": "Číslo objednávky", "hidden": False, "readonly": False},
-            "product": {
-                "type": "SELECTBOX",
-                "title": "Produkt",
-                "hidden": False,
-                "readonly": False,
-                "multiple": True,
-                "items": [{"name": f"p{k}", "title": t, "value": t} for k, t in enumerate(["Internet", "TV", "Tarif"])],
-            },
-            "note": {"type": "TEXTAREA", "title": "Poznámka", "hidden": False, "readonly": False},
-        }
+        self.build_schemes()
         self.crm_types = [
             enc.share(
                 {
@@ -475,6 +607,11 @@ class Generator:
             )
             for i, t in enumerate(["Polisy", "Obchodní příležitost", "Smlouvy"])
         ]
+        # crmRecords of different types carry different custom fields: each type lacks some optional ones
+        optional = [c[0] for c in CF_CATALOGUE["crmRecords"] if not c[5]]
+        self.crm_type_skip = {
+            ct["name"]: frozenset(k for k in optional if self.rng.random() < 0.5) for ct in self.crm_types
+        }
 
     def make_user(self, i: int) -> dict[str, Any]:
         rng = self.rng
@@ -525,7 +662,7 @@ class Generator:
 
     def make_queue(self, i: int) -> dict[str, Any]:
         rng = self.rng
-        typ = ["in", "email", "chat", "out", "sms", "progressive"][i % 6]
+        typ = ["in", "email", "chat", "out", "sms", "progressive", "fbm", "igdm", "wap", "vbr"][i % 10]
         opts: Any
         if typ == "email":
             opts = {
@@ -646,21 +783,22 @@ class Generator:
     def make_category(self, i: int) -> dict[str, Any]:
         email_q = [q for q in self.queues if q["type"] == "email"]
         call_q = [q for q in self.queues if q["type"] == "in"]
+        sms_q = [q for q in self.queues if q["type"] == "sms"]
         cat = {
             "name": self.uniqid("categories"),
             "title": ["Zákaznická podpora", "Reklamace", "Obchod", "Technika", "Fakturace"][i % 5] + f" {i}",
-            "description": None,
+            "description": self.pick([None, None, "", "Dotazy k fakturaci; „urgentní“ případy 🔥"]),
             "sla": self.slas[i % len(self.slas)],
             "timecondition": None,
             "email_queue": self.pick(email_q, 0.3),
             "call_queue": self.pick(call_q, 0.3),
-            "sms_queue": None,
+            "sms_queue": self.pick(sms_q, 0.7),
             "default_crm_database": self.crm_db,
             "allow_external_comments": False,
             "status_required": ["never", "closing_ticket", "always"][i % 3],
             "multiple_statuses": i % 2 == 0,
             "closeCheckChilds": i % 3 == 0,
-            "auto_archive_tickets": None,
+            "auto_archive_tickets": self.pick([None, None, 30, 90]),
             "autofocused_tab": "",
             "_sys": sys_("ticketsCategories"),
             "_rdata": None,
@@ -680,8 +818,8 @@ class Generator:
             "description": self.pick(["", None, "Klíčový zákazník, pozor!"]),
             "created": created,
             "edited": edited or created,
-            "customFields": self.cf({"note": self.contact_scheme["note"], "address": self.contact_scheme["address"]}),
-            "_sys": sys_("accounts", str(self.rng.randrange(10**6))),
+            "customFields": self.cf("accounts"),
+            "_sys": sys_("accounts", str(self.rng.randrange(10**6)), cfScheme=self.schemes["accounts"]),
             "_rdata": None,
             "_guiData": [],
         }
@@ -710,8 +848,8 @@ class Generator:
             "edited": edited or created,
             "duplicateContacts": None,
             "notDuplicateContacts": None,
-            "customFields": self.cf(self.contact_scheme, 0.05),
-            "_sys": sys_("contacts", self.pick([None, str(rng.randrange(10**6))]), cfScheme=self.contact_scheme),
+            "customFields": self.cf("contacts", 0.05),
+            "_sys": sys_("contacts", self.pick([None, str(rng.randrange(10**6))]), cfScheme=self.schemes["contacts"]),
             "_rdata": None,
             "_guiData": [],
         }
@@ -721,7 +859,6 @@ class Generator:
         edited = self.edited_after(created)
         self.tables["contacts"] = [self.make_contact(c, e) for c, e in zip(created, edited, strict=True)]
         self.contact_pool = [self.enc.share(c) for c in self.tables["contacts"][:300]]
-        self.enc.share(self.contact_scheme)
 
     def make_ticket(self, name: int, t: datetime | str, edited: str | None = None) -> dict[str, Any]:
         rng = self.rng
@@ -768,11 +905,11 @@ class Generator:
             "last_activity": edited or created,
             "last_activity_operator": created if answered else None,
             "last_activity_client": created,
-            "customFields": self.cf(self.ticket_scheme, 0.2),
-            "_sys": sys_("tickets", self.pick([None, str(rng.randrange(10**6))])),
+            "customFields": self.cf("tickets", 0.2),
+            "_sys": sys_("tickets", self.pick([None, str(rng.randrange(10**6))]), cfScheme=self.schemes["tickets"]),
             "_rdata": None,
             "_guiData": [],
-            "isFollowed": False,
+            "isFollowed": rng.random() < 0.15,
         }
 
     def build_tickets(self, n: int) -> None:
@@ -788,9 +925,10 @@ class Generator:
     def make_crm_record(self, t: datetime | str, edited: str | None = None) -> dict[str, Any]:
         rng = self.rng
         created = t if isinstance(t, str) else fmt(t)
+        crm_type = self.pick(self.crm_types)
         return {
             "name": self.uniqid("record"),
-            "type": self.pick(self.crm_types),
+            "type": crm_type,
             "user": self.pick(self.users, 0.2),
             "contact": self.pick(self.contact_pool, 0.3),
             "account": self.pick(self.account_pool, 0.5),
@@ -801,10 +939,8 @@ class Generator:
             "created": created,
             "edited": edited or created,
             "stage": rng.choice(["OPEN", "CLOSE"]),
-            "customFields": self.cf(
-                {"nr_polisy": {"type": "TEXT"}, "model": {"type": "TEXT"}, "vin": {"type": "TEXT"}}, 0.1
-            ),
-            "_sys": sys_("crmRecords", None),
+            "customFields": self.cf("crmRecords", 0.1, self.crm_type_skip[crm_type["name"]]),
+            "_sys": sys_("crmRecords", None, cfScheme=self.schemes["crmRecords"]),
             "_rdata": None,
             "_guiData": [],
         }
@@ -814,23 +950,28 @@ class Generator:
         edited = self.edited_after(created)
         self.tables["crmRecords"] = [self.make_crm_record(c, e) for c, e in zip(created, edited, strict=True)]
 
-    def build_campaign_pools(self) -> None:
+    def make_campaign_type(self, i: int) -> dict[str, Any]:
         out_q = [q for q in self.queues if q["direction"] == "out"] or self.queues
-        self.camp_types = []
+        titles = ["Telemarketing", "Průzkum spokojenosti", "Upomínky", "Obnova smluv", "Win-back 🎯", "Dotazník NPS"]
+        ct = {
+            "name": f"campaignsTypes_{i}",
+            "title": titles[i % len(titles)] + (f" {i}" if i >= len(titles) else ""),
+            "description": self.pick(["", None, "Odchozí kampaň \u2013 „jaro“"]),
+            "created": fmt(datetime(2023, 1, 10, 9, 0, 0) + timedelta(days=17 * i, minutes=i)),
+            "queue": self.pick(out_q),
+            "autofocused_tab": self.pick(["", "contact", "record"]),
+            "config": {"fields": ["number", "email"], "autoDial": i % 2 == 0} if i % 3 else [],
+            "custom": i % 4 == 3,
+            "_sys": sys_("campaignsTypes"),
+            "_rdata": None,
+            "_guiData": [],
+        }
+        return self.enc.share(ct)
+
+    def build_campaign_pools(self) -> None:
+        self.camp_types = [self.make_campaign_type(i) for i in range(max(1, self.sizes.get("campaignsTypes", 3)))]
         self.camp_dbs = []
-        for i in range(3):
-            ct = {
-                "name": f"campaignsTypes_{i}",
-                "title": ["Telemarketing", "Průzkum spokojenosti", "Upomínky"][i],
-                "description": "",
-                "created": "2023-01-10 09:00:00",
-                "queue": self.pick(out_q),
-                "autofocused_tab": "",
-                "config": {"fields": ["number", "email"]} if i else [],
-                "custom": False,
-                "_sys": sys_("campaignsTypes"),
-            }
-            self.camp_types.append(self.enc.share(ct))
+        for i, ct in enumerate(self.camp_types):
             db = {
                 "name": f"campaignsDatabases_{i}",
                 "title": f"Databáze {i}",
@@ -840,13 +981,15 @@ class Generator:
                 "priority": i,
                 "mixing_ratio": 1,
                 "_sys": sys_("campaignsDatabases"),
+                "_rdata": None,
+                "_guiData": [],
             }
             self.camp_dbs.append(self.enc.share(db))
 
     def make_campaign_record(self, t: datetime | str, edited: str | None = None) -> dict[str, Any]:
         rng = self.rng
         created = t if isinstance(t, str) else fmt(t)
-        i = rng.randrange(3)
+        i = rng.randrange(len(self.camp_types))
         return {
             "name": self.uniqid("records"),
             "user": self.pick(self.users, 0.3),
@@ -861,7 +1004,7 @@ class Generator:
             "edited": edited or created,
             "created": created,
             "statuses": [self.pick(self.statuses)] if rng.random() < 0.3 else [],
-            "customFields": self.cf({"number": {"type": "PHONE"}, "note": {"type": "TEXT"}}, 0.2),
+            "customFields": self.cf("campaignsRecords", 0.2),
             "_sys": sys_("campaignsRecords"),
             "_rdata": None,
             "_guiData": [],
@@ -877,7 +1020,10 @@ class Generator:
 
     # ------------------------------------------------------------ activities
     def queue_of(self, typ: str) -> dict[str, Any]:
-        qs = [q for q in self.queues if q["type"] == typ] or self.queues
+        by_type = self.__dict__.setdefault("_queues_by_type", {})
+        qs = by_type.get(typ)
+        if qs is None:
+            qs = by_type[typ] = [q for q in self.queues if q["type"] == typ] or self.queues
         return self.pick(qs)
 
     def make_call(self, t: str, activity: dict[str, Any] | None) -> dict[str, Any]:
@@ -1015,6 +1161,145 @@ class Generator:
             "_guiData": [],
         }
 
+    # ------------------------------------------------------ message channels
+    def make_connector(self, ep: str, i: int) -> dict[str, Any]:
+        rng = self.rng
+        typ, prefix, _q, model = CHANNELS[ep]
+        user = self.pick(self.users)
+        con: dict[str, Any] = {
+            "name": self.uniqid(f"{prefix}Inbound"),
+            "production": None,
+            "isChanged": i % 3 == 2,
+            "user": user,
+            "edited": fmt(datetime(2023, 11, 2, 10, 15, 0) + timedelta(days=31 * i, seconds=rng.randrange(86400))),
+            "accessToken": f"{rng.getrandbits(128):032x}",
+            "title": f"{typ} konektor {i} \u2013 {self.pick(['Podpora', 'Obchod', 'Česko 🇨🇿'])}",
+            "description": self.pick(["", None, "Hlavní kanál zákaznické podpory"]),
+            "nextDestination": f"queue_{self.queue_of(_QTYPE.get(typ, 'chat'))['name']}",
+        }
+        if ep == "activitiesSms":
+            con |= {
+                "connector": rng.choice(["HYPER", "SMSCONNECT"]),
+                "prefix": self.pick(["", "+420"]),
+                "unicode": rng.random() < 0.7,
+                "deliveryReceipt": rng.random() < 0.5,
+                "sender": "FIRMA",
+                "priority": str(rng.randrange(21)),
+                "callerid_rules": None,
+            }
+        elif ep in ("activitiesFbm", "activitiesIgdm"):
+            page = f"{rng.randrange(10**14, 10**15)}"
+            site = "facebook" if ep == "activitiesFbm" else "instagram"
+            con |= {
+                "pageIcon": f"https://graph.{site}.com/{page}/picture",
+                "pageID": page,
+                "pageUrl": f"https://www.{site}.com/firma.cz",
+                "pageName": "Firma.cz \u2013 zákaznická péče",
+                "authorized": rng.random() < 0.9,
+                "authorizedBy": user["name"],
+                "clientSettings": self.pick([[], {"autoReply": True, "greeting": "Dobrý den 👋"}]),
+            }
+        elif ep == "activitiesWap":
+            con |= {
+                "apiToken": f"EAAG{rng.getrandbits(160):040x}",
+                "channelID": f"{rng.getrandbits(48):012x}",
+                "number": self.phone(),
+                "whatsappNumberID": str(rng.randrange(10**14, 10**15)),
+                "authorized": True,
+                "authorizedBy": user["name"],
+                "clientSettings": self.pick([[], {"templatesLanguage": "cs"}]),
+            }
+        elif ep == "activitiesVbr":
+            con |= {
+                "url": "https://chatapi.viber.com/pa",
+                "clientSettings": self.pick([[], {"welcomeMessage": "Vítejte! 🙂"}]),
+            }
+        else:
+            con |= {
+                "language": rng.choice(["cs_CZ", "sk_SK", "en_US"]),
+                "npsAllow": rng.random() < 0.5,
+                "npsTemplate": None,
+                "ctcQueues": [],
+                "userSettings": {"showTyping": True},
+                "clientSettings": {"position": "right", "color": "#0055aa"},
+                "inputs": [{"name": "email", "required": True}, {"name": "phone", "required": False}],
+                "greetings": {"cs": "Dobrý den, jak vám můžeme pomoci? 😊"},
+                "design": self.pick([[], {"theme": "light", "logo": "https://www.firma.cz/logo.svg"}]),
+            }
+        con |= {"_sys": sys_(model), "_rdata": None, "_guiData": []}
+        return self.enc.share(con)
+
+    def make_external_contact(self, ep: str, i: int) -> dict[str, Any]:
+        rng = self.rng
+        first, last = self.person()
+        ext: dict[str, Any] = {
+            "id": str(rng.randrange(10**15, 10**16)),
+            "uuid": f"{rng.getrandbits(128):032x}",
+            "full_name": self.pick([f"{first} {last}", f"{first} {last} 🌻", first]),
+            "crm_contact": self.pick(self.contact_pool, 0.5),
+            "connector": i % 3 + 1,
+            "gender": rng.choice(["", "MALE", "FEMALE"]),
+        }
+        if ep == "activitiesWap":
+            ext["number"] = self.phone()
+        ext |= {"_sys": sys_(f"{CHANNELS[ep][1]}Contacts"), "_rdata": None, "_guiData": []}
+        return self.enc.share(ext)
+
+    def build_channel_pools(self) -> None:
+        self.connectors = {ep: [self.make_connector(ep, i) for i in range(3)] for ep in CHANNELS}
+        n_ext = {ep: max(5, min(300, self.sizes.get(ep, 0) // 4)) for ep in CHANNELS}
+        self.external_contacts = {
+            ep: [self.make_external_contact(ep, i) for i in range(n_ext[ep])]
+            for ep in CHANNELS
+            if ep not in ("activitiesSms", "activitiesWeb")
+        }
+
+    def make_message(self, ep: str, t: str, activity: dict[str, Any] | None) -> dict[str, Any]:
+        """One record of a message channel (SMS, Messenger, Instagram, WhatsApp, Viber, web chat)."""
+        rng = self.rng
+        _typ, prefix, qtype, _model = CHANNELS[ep]
+        answered = rng.random() < 0.8
+        first, last = self.person()
+        rec: dict[str, Any] = {"name": self.uniqid(prefix)}
+        if ep != "activitiesSms":
+            rec["title"] = self.pick([f"{first} {last}", f"{first} {last} 😊", ""])
+        rec["state"] = rng.choice(["", "", "", "ROUTING"])
+        rec["connector"] = self.pick(self.connectors[ep])
+        rec["user"] = self.pick(self.users, 0.2 if answered else 0.7)
+        rec["queue"] = self.queue_of(qtype)
+        rec["contact"] = self.pick(self.contact_pool, 0.4)
+        if ep in ("activitiesSms", "activitiesWap"):
+            rec["sender"] = self.phone()
+        elif ep != "activitiesWeb":
+            rec["sender"] = str(rng.randrange(10**15, 10**16))
+        if ep in self.external_contacts:
+            rec["external_contact"] = self.pick(self.external_contacts[ep], 0.1)
+        rec["answered"] = answered
+        n_msg = rng.randrange(1, 30)
+        rec["options"] = self.pick(
+            [None, [], {"lastMessage": self.pick(MESSAGES), "messagesCount": n_msg, "language": "cs"}]
+            + [{"lastMessage": self.pick(MESSAGES), "messagesCount": n_msg}] * 3
+        )
+        rec["duration"] = rng.randrange(1, 3600) if answered else 0
+        rec["time"] = t
+        rec["wait_time"] = rng.randrange(600)
+        if ep != "activitiesWeb":
+            rec["direction"] = rng.choice(["IN", "IN", "OUT", ""])
+        disconnections = ["", "USER", "CLIENT", "TIMEOUT", "NOT_AVAIL", "OUT_OF_TIME", "DECISION_TREE"]
+        rec["disconnection"] = rng.choice(disconnections + (["BAN"] if ep == "activitiesWeb" else []))
+        rec["missed"] = "" if answered else rng.choice(["YES", "NO"])
+        rec["missed_time"] = None if answered else t
+        if ep == "activitiesIgdm":
+            rec["type"] = rng.choice(["DM", "DM", "DM", "STORY_REPLY", "STORY_MENTION"])
+        if ep == "activitiesWeb":
+            rec["email"] = self.pick([None, f"{first.lower()}.{last.lower()}@example.cz"])
+            rec["phone"] = self.pick([None, self.phone()])
+        rec["activities"] = [activity] if activity is not None else []
+        rec["_sys"] = sys_(ep)
+        rec["_rdata"] = None
+        rec["_guiData"] = []
+        return rec
+
     def _next(self) -> int:
         self._uniq += 1
         return self._uniq * 7919
@@ -1023,7 +1308,7 @@ class Generator:
         rng = self.rng
         ticket = self.pick(self.ticket_pool, 0.15)
         action = rng.choice(["CLOSE", "CLOSE", "OPEN", "WAIT", "POSTPONE", ""])
-        qtype = {"CALL": "in", "EMAIL": "email", "CHAT": "chat"}.get(typ, "in")
+        qtype = {"CALL": "in", "EMAIL": "email", "CHAT": "chat", "WEB": "chat"}.get(typ) or _QTYPE.get(typ, "in")
         return {
             "name": name or self.uniqid("activities"),
             "ticket": ticket,
@@ -1052,23 +1337,40 @@ class Generator:
             "focus_disruptions": rng.randrange(5),
             "ringing_time": rng.randrange(30) if typ == "CALL" else 0,
             "created_by": self.pick(self.users, 0.3),
-            "customFields": self.cf({"note": {"type": "TEXT"}}, 0.7),
+            "customFields": self.cf("activities", 0.6),
             "anonymized": False,
             "_sys": sys_("activities", self.pick([None, str(rng.randrange(10**6))])),
             "_rdata": None,
             "_guiData": [],
+            "attachments": [self.make_attachment(t) for _ in range(rng.randrange(1, 3))] if rng.random() < 0.15 else [],
+        }
+
+    def make_attachment(self, t: str) -> dict[str, Any]:
+        title, mime = self.pick(ATTACHMENT_FILES)
+        return {
+            "file": self.rng.randrange(1, 10**5),
+            "inline": "0",
+            "cid": "",
+            "title": title,
+            "type": mime,
+            "size": self.rng.randrange(100, 5 * 10**6),
+            "time": t,
+            "_sys": sys_("activities\\Attachments"),
         }
 
     def nested_activity(self, act: dict[str, Any], item_id: int) -> dict[str, Any]:
         """The activity as embedded in a channel record: `item` is an int."""
         nested = dict(act)
         nested["item"] = item_id
+        nested.pop("attachments", None)
         return nested
 
     def build_activities(self) -> None:
         s = self.sizes
         n_act = s.get("activities", 0)
         chans = [("activitiesCall", "CALL"), ("activitiesEmail", "EMAIL"), ("activitiesChat", "CHAT")]
+        chans += [(ep, spec[0]) for ep, spec in CHANNELS.items()]
+        self.build_channel_pools()
         n_chan = {ep: s.get(ep, 0) for ep, _ in chans}
         # how many activities point to a channel record: proportionally, keep >= 20% comments
         linked = {ep: min(n, int(n_act * 0.8 * n / max(1, sum(n_chan.values())))) for ep, n in n_chan.items()}
@@ -1080,7 +1382,9 @@ class Generator:
             times = [fmt(t) for t in self.times(n)]
             link = set(self.rng.sample(range(n), linked[ep])) if n else set()
             items = []
-            maker = {"CALL": self.make_call, "EMAIL": self.make_email, "CHAT": self.make_chat}[typ]
+            maker = {"CALL": self.make_call, "EMAIL": self.make_email, "CHAT": self.make_chat}.get(typ)
+            if maker is None:
+                maker = lambda t, a, ep=ep: self.make_message(ep, t, a)  # noqa: E731
             for i, t in enumerate(times):
                 act = None
                 if i in link:

@@ -377,29 +377,42 @@ def parse_fields(node: Any) -> list[str] | None:
     return fields or None
 
 
-def project(rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def project(rec: dict[str, Any], fields: list[str], dotted: str = "honour") -> dict[str, Any]:
+    """The `fields` projection of a record.
+
+    A dotted entry (`user.name`) is honoured (`{"user": {"name": ...}}`, `null` for a null parent, a list of picked
+    objects for arrays like `statuses.name`), ignored (dropped), or widened to its whole parent (`whole`).
+    """
+    if dotted not in ("honour", "ignore", "whole"):
+        raise ValueError(f"dotted_fields must be honour, ignore or whole, not {dotted!r}")
+    tree: dict[str, Any] = {}
     for f in fields:
         path = f.split(".")
-        if path[0] not in rec:
-            continue
-        if len(path) == 1:
-            out[f] = rec[f]
-            continue
-        src: Any = rec
-        dst = out
+        if len(path) > 1:
+            if dotted == "ignore":
+                continue
+            if dotted == "whole":
+                path = path[:1]
+        node = tree
         for i, p in enumerate(path):
-            last = i == len(path) - 1
-            src = src.get(p) if isinstance(src, dict) else None
-            if last:
-                dst[p] = src
-            elif src is None or not isinstance(src, dict):
-                if p not in dst:
-                    dst[p] = None
+            if i == len(path) - 1:
+                node[p] = None  # the whole value; wins over any sub-selection
                 break
-            else:
-                nxt = dst.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = dst[p] = {}
-                dst = nxt
-    return out
+            nxt = node.get(p, _MISSING)
+            if nxt is None:
+                break  # the whole parent is already requested
+            if nxt is _MISSING:
+                nxt = node[p] = {}
+            node = nxt
+    return {k: rec[k] if sub is None else _pick(rec[k], sub) for k, sub in tree.items() if k in rec}
+
+
+_MISSING: Any = object()
+
+
+def _pick(value: Any, tree: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: value.get(k) if sub is None else _pick(value.get(k), sub) for k, sub in tree.items()}
+    if isinstance(value, list):
+        return [_pick(v, tree) for v in value]
+    return None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import dataclasses
 import json
 import operator
 import secrets
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -23,7 +26,17 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from .data import ENDPOINTS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES, Generator, fmt
+from .data import (
+    CF_MODELS,
+    CF_SCHEME_MODELS,
+    CHANNELS,
+    ENDPOINTS,
+    PRIMARY_KEYS,
+    REPLICATION_KEYS,
+    SCALES,
+    Generator,
+    fmt,
+)
 from .query import (
     OPERATORS,
     RANGE_OPS,
@@ -47,6 +60,7 @@ from .query import (
 
 API_VERSION = "2025.2.1"
 DATE_FIELDS = frozenset({"time", "created", "edited", "call_time"})
+CHANNEL_ENDPOINTS = ("activitiesCall", "activitiesEmail", "activitiesChat", *CHANNELS)
 
 
 @dataclass
@@ -73,6 +87,9 @@ class Knobs:
     mutations: list[tuple[str, str, Any]] = field(default_factory=list)
     max_take: int = 1000
     default_take: int = 100
+    extra_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing_endpoints: set[str] = field(default_factory=set)
+    dotted_fields: str = "honour"
 
 
 @dataclass
@@ -341,6 +358,7 @@ class DaktelaSimulator:
         timezone: str = "Europe/Prague",
         port: int = 0,
         host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; one of {sorted(SCALES)}")
@@ -354,6 +372,7 @@ class DaktelaSimulator:
         self.tz = ZoneInfo(timezone)
         self.host = host
         self.port = port
+        self.tls = tls
         self.knobs = Knobs()
         self.counters = Counters()
         self.endpoints: tuple[str, ...] = ENDPOINTS
@@ -368,12 +387,11 @@ class DaktelaSimulator:
         self._gen = Generator(seed, self.sizes)
         raw = self._gen.build()
         self.tables: dict[str, Table] = {}
-        for ep in ("users", "queues", "statuses", "groups", "pauses", "templates", "accounts", "contacts", "tickets"):
-            self.tables[ep] = Table(ep, raw.get(ep, []), self._gen.enc)
-        for ep in ("crmRecords", "campaignsRecords", "activitiesCall", "activitiesEmail", "activitiesChat"):
-            self.tables[ep] = Table(ep, raw.get(ep, []), self._gen.enc)
         enc = self._gen.enc
-        for ep in ("activitiesCall", "activitiesEmail", "activitiesChat"):
+        for ep in ENDPOINTS:
+            if ep != "activities":
+                self.tables[ep] = Table(ep, raw.get(ep, []), enc)
+        for ep in CHANNEL_ENDPOINTS:
             for e in self.tables[ep].entries.values():
                 # an activity's `item` is the channel record without its nested `activities` (as in real samples)
                 if e.rec.get("activities"):
@@ -381,7 +399,10 @@ class DaktelaSimulator:
                 else:
                     enc.cache[id(e.rec)] = e.frags
                 enc.keep.append(e.rec)
-        self.tables["activities"] = Table("activities", raw.get("activities", []), self._gen.enc)
+        self.tables["activities"] = Table("activities", raw.get("activities", []), enc)
+        self.tables = {ep: self.tables[ep] for ep in ENDPOINTS}
+        self._schemes0 = dict(self._gen.schemes)
+        self._added_cf: dict[str, list[str]] = {}
         self.generation_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ lifecycle
@@ -404,10 +425,22 @@ class DaktelaSimulator:
                     sim._conns.discard(request)
                 super().shutdown_request(request)
 
+            def get_request(self) -> tuple[Any, Any]:
+                sock, addr = super().get_request()
+                if sim.tls is not None:
+                    # no I/O here: the handshake runs in the connection's own thread (see _Handler.setup)
+                    sock = sim.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                return sock, addr
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                if not isinstance(sys.exc_info()[1], OSError):  # ssl.SSLError is one
+                    super().handle_error(request, client_address)
+                # a client that hangs up or fails the TLS handshake only loses its own connection
+
         handler = type("Handler", (_Handler,), {"sim": self})
         self._server = Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="daktela-sim", daemon=True
         )
@@ -456,11 +489,96 @@ class DaktelaSimulator:
         t = self._table(endpoint)
         with self._lock:
             entries = list(t.entries.values())
-        return [orjson.loads(b"".join(e.frags)) for e in entries]
+        extra = self.extra_bytes(endpoint)
+        return [orjson.loads(b"".join(self.served(e, extra))) for e in entries]
 
     def record(self, endpoint: str, name: Any) -> dict[str, Any]:
         e = self._table(endpoint).entries[str(name)]
-        return orjson.loads(b"".join(e.frags))
+        return orjson.loads(b"".join(self.served(e, self.extra_bytes(endpoint))))
+
+    def extra_bytes(self, endpoint: str) -> tuple[dict[str, Any], bytes] | None:
+        """The `extra_fields` knob for an endpoint: the fields and their JSON as `,"k":v` bytes, or None."""
+        extra = self.knobs.extra_fields.get(endpoint)
+        if not extra:
+            return None
+        extra = dict(extra)
+        return extra, b"".join(b"," + orjson.dumps(k) + b":" + orjson.dumps(v) for k, v in extra.items())
+
+    @staticmethod
+    def served(e: Entry, extra: tuple[dict[str, Any], bytes] | None) -> tuple[bytes, ...]:
+        """A record's bytes as served: its cached fragments plus any `extra_fields` appended as top-level keys."""
+        if extra is None:
+            return e.frags
+        fields, suffix = extra
+        if any(k in e.rec for k in fields):  # a knob value replaces a field the record already has
+            rec = orjson.loads(b"".join(e.frags))
+            rec.update(fields)
+            return (orjson.dumps(rec),)
+        return (*e.frags[:-1], e.frags[-1][:-1] + suffix + b"}")
+
+    # ------------------------------------------------------------------ custom fields
+    def custom_fields(self, endpoint: str) -> dict[str, dict[str, Any]]:
+        """The custom-field scheme of a model (name -> {type, title, hidden, readonly, multiple, items...})."""
+        self._table(endpoint)
+        return copy.deepcopy(self._gen.schemes.get(endpoint, {}))
+
+    def add_custom_field(
+        self,
+        endpoint: str,
+        name: str,
+        multiple: bool = False,
+        type: str = "TEXT",
+        title: str | None = None,
+        items: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Add a custom field to a model: every record served from now on carries it (some with values)."""
+        if endpoint not in CF_MODELS:
+            raise ValueError(f"{endpoint!r} has no custom fields; one of {CF_MODELS}")
+        g = self._gen
+        if type == "SELECTBOX" and not items:
+            items = ["Ano", "Ne", "Možná 🤔"]
+        with self._lock:
+            spec = g.cf_spec(type, title or name.replace("_", " ").capitalize(), multiple, items)
+            g.schemes[endpoint] = {**g.schemes[endpoint], name: spec}
+            self._added_cf.setdefault(endpoint, []).append(name)
+
+            def change(cf: dict[str, Any]) -> None:
+                cf[name] = g.cf_value(spec)
+
+            self._rewrite_custom_fields(endpoint, change)
+        return copy.deepcopy(spec)
+
+    def _rewrite_custom_fields(self, endpoint: str, change: Callable[[dict[str, Any]], None]) -> None:
+        """Re-encode every record of a model after a scheme change (nested copies elsewhere keep their old bytes)."""
+        t = self.tables[endpoint]
+        scheme = self._gen.schemes[endpoint]
+        for e in list(t.entries.values()):
+            rec = dict(e.rec)
+            cf = rec.get("customFields")
+            cf = dict(cf) if isinstance(cf, dict) else {}
+            change(cf)
+            rec["customFields"] = cf or []
+            if endpoint in CF_SCHEME_MODELS and isinstance(rec.get("_sys"), dict):
+                rec["_sys"] = {**rec["_sys"], "cfScheme": scheme}
+            t._put(rec)
+        t.invalidate()
+
+    def reset_knobs(self) -> None:
+        """Every knob back to its default; custom fields added by add_custom_field are removed again."""
+        with self._lock:
+            default = Knobs()
+            for f in dataclasses.fields(Knobs):
+                setattr(self.knobs, f.name, getattr(default, f.name))
+            for endpoint, names in list(self._added_cf.items()):
+                del self._added_cf[endpoint]
+                self._gen.schemes[endpoint] = self._schemes0[endpoint]
+                gone = set(names)
+
+                def change(cf: dict[str, Any], gone: set[str] = gone) -> None:
+                    for k in gone:
+                        cf.pop(k, None)
+
+                self._rewrite_custom_fields(endpoint, change)
 
     def total(self, endpoint: str, **window: Any) -> int:
         """Count records; window keys: start/gte, gt, end/lt, lte on the replication key (or ``field=``)."""
@@ -508,6 +626,14 @@ class DaktelaSimulator:
             return g.make_email(now, None)
         if ep == "activitiesChat":
             return g.make_chat(now, None)
+        if ep in CHANNELS:
+            return g.make_message(ep, now, None)
+        if ep == "ticketsCategories":
+            return g.make_category(len(self.tables[ep].entries))
+        if ep == "campaignsTypes":
+            rec = g.make_campaign_type(len(self.tables[ep].entries))
+            rec["name"] = f"campaignsTypes_{g._next()}"
+            return rec
         if ep == "users":
             rec = g.make_user(len(self.tables["users"].entries) + 1000)
             rec["name"] = f"{rec['name']}_{g._next()}"
@@ -706,6 +832,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()  # errors end this connection only (Server.handle_error)
+
     # every method goes through one dispatcher
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -862,6 +993,9 @@ class _Handler(BaseHTTPRequestHandler):
         if ep not in sim.tables:
             self._error(404, [f"Endpoint '{ep}' not exist"] if ep else ["Not found"])
             return
+        if ep in k.missing_endpoints:  # an instance without this channel
+            self._error(404, ["Object not exist"])
+            return
         if method != "GET":
             self._error(405, ["Method not allowed"], {"Allow": "GET"})
             return
@@ -875,7 +1009,7 @@ class _Handler(BaseHTTPRequestHandler):
             if e is None:
                 self._error(404, ["Object not exist"])
             else:
-                self._ok(b"".join(e.frags))
+                self._ok(b"".join(sim.served(e, sim.extra_bytes(ep))))
         else:
             self._error(404, ["Object not exist"])
 
@@ -948,11 +1082,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"error":[],' + self._stamp() + b"}")
             return
         pk = sim.tables[ep].pk
+        extra = sim.extra_bytes(ep)
         if fields is not None:
-            blobs = [orjson.dumps(project(e.rec, fields)) for e in page]
-            frag_lists: list[tuple[bytes, ...]] = [(b,) for b in blobs]
+            mode = k.dotted_fields
+            enc = sim._gen.enc  # shared nested objects (an activity's item) keep their served bytes
+            if extra is None:
+                frag_lists: list[tuple[bytes, ...]] = [enc.encode(project(e.rec, fields, mode)) for e in page]
+            else:
+                frag_lists = [enc.encode(project({**e.rec, **extra[0]}, fields, mode)) for e in page]
         else:
-            frag_lists = [e.frags for e in page]
+            frag_lists = [sim.served(e, extra) for e in page]
         parts: list[bytes] = []
         if k.data_as_object:
             parts.append(b'{"error":[],"result":{"data":{')
