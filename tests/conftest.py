@@ -94,6 +94,17 @@ def select(catalog: dict, streams: dict[str, list[str] | None]) -> dict:
     return catalog
 
 
+@pytest.fixture(autouse=True)
+def _reset_simulator_knobs(request):
+    """After each test, every simulator it used (shared module/session servers too) gets default knobs and zero
+    counters, so no test sees another test's knobs, added custom fields or request counts."""
+    yield
+    for value in (getattr(request.node, "funcargs", None) or {}).values():
+        if isinstance(value, DaktelaSimulator):
+            value.reset_knobs()
+            value.reset_counters()
+
+
 @pytest.fixture(scope="session")
 def sim():
     """One small simulator for read-only tests (tests that mutate data start their own)."""

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from tap_daktela.endpoints import ENDPOINTS as TAP_ENDPOINTS
+from tests.simulator import CF_MODELS, CF_SCHEME_MODELS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES, DaktelaSimulator, Knobs
 from tests.simulator import ENDPOINTS as SIM_ENDPOINTS
-from tests.simulator import DaktelaSimulator
 
 # The project's shared folder sits beside the repository (on CI too; /work/shared on a developer machine).
 SAMPLES = next(
@@ -639,3 +639,332 @@ def test_cli_prints_url_and_credentials() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+# ------------------------------------------------------------------------------------------------ custom fields
+def _all(http: requests.Session, sim: DaktelaSimulator, ep: str, params: dict[str, Any] | None = None) -> list[dict]:
+    return data(get(http, sim, ep, {"take": 1000, **(params or {})}))
+
+
+def test_custom_field_schemes_and_values(sim: DaktelaSimulator, http: requests.Session) -> None:
+    types: set[str] = set()
+    multiples: set[bool] = set()
+    values: list[Any] = []
+    for ep in CF_MODELS:
+        scheme = sim.custom_fields(ep)
+        assert scheme == DaktelaSimulator(seed=1, scale="small").custom_fields(ep)  # deterministic from the seed
+        for spec in scheme.values():
+            assert {"type", "title", "hidden", "readonly", "multiple", "items"} <= set(spec)
+            types.add(spec["type"])
+            multiples.add(spec["multiple"])
+            if spec["type"] == "SELECTBOX":
+                assert spec["items"] and all(set(it) == {"name", "title", "value"} for it in spec["items"])
+        for rec in _all(http, sim, ep):
+            cf = rec["customFields"]
+            assert cf == [] or (isinstance(cf, dict) and cf and set(cf) <= set(scheme))
+            for vs in (cf or {}).values():
+                assert isinstance(vs, list) and all(v is None or isinstance(v, str) for v in vs)
+                values.append(vs)
+            if ep in CF_SCHEME_MODELS:
+                assert rec["_sys"]["cfScheme"] == scheme
+            else:
+                assert "cfScheme" not in rec["_sys"]
+    contacts = sim.custom_fields("contacts")
+    assert contacts["number"]["type"] == "PHONE" and contacts["number"]["multiple"] is True
+    assert contacts["email"]["type"] == "EMAIL" and contacts["email"]["multiple"] is True
+    assert {"TEXT", "PHONE", "EMAIL", "DATE", "SELECTBOX", "TEXTAREA"} <= types and multiples == {True, False}
+    assert [] in values and [None] in values and any(len(v) > 1 for v in values)
+    # crmRecords of different types lack different fields
+    keysets = {frozenset(r["customFields"]) for r in sim.records("crmRecords") if r["customFields"]}
+    assert len(keysets) > 1
+    # nested objects carry their model's scheme too
+    ticket = next(t for t in sim.records("tickets") if t["contact"])
+    assert ticket["contact"]["_sys"]["cfScheme"] == contacts
+
+
+def test_model_without_custom_fields_sends_php_empty_array(fresh: DaktelaSimulator) -> None:
+    assert fresh.seed % 2 == 0 and fresh.custom_fields("activities") == {}  # even seeds: activities have none
+    assert all(a["customFields"] == [] for a in fresh.records("activities"))
+    assert fresh.custom_fields("users") == {}
+
+
+def test_add_custom_field_appears_on_existing_and_new_records(fresh: DaktelaSimulator, http: requests.Session) -> None:
+    spec = fresh.add_custom_field("contacts", "vip_level", multiple=False, type="SELECTBOX")
+    assert fresh.custom_fields("contacts")["vip_level"] == spec and spec["items"]
+    fresh.add_custom_field("contacts", "hobbies", multiple=True)
+    fresh.add_custom_field("activities", "sentiment")  # a model that had none
+    rows = _all(http, fresh, "contacts")
+    assert all({"vip_level", "hobbies"} <= set(r["customFields"]) for r in rows)
+    assert all(r["_sys"]["cfScheme"]["vip_level"]["multiple"] is False for r in rows)
+    filled = [r["customFields"]["vip_level"][0] for r in rows if r["customFields"]["vip_level"][:1] not in ([], [None])]
+    assert filled and set(filled) <= {it["value"] for it in spec["items"]}
+    got = _all(http, fresh, "contacts", {"filter[field]": "customFields.vip_level", "filter[value]": filled[0]})
+    assert got and all(filled[0] in r["customFields"]["vip_level"] for r in got)
+    new = fresh.insert("contacts")[0]
+    assert "vip_level" in new["customFields"] and "vip_level" in new["_sys"]["cfScheme"]
+    acts = fresh.records("activities")
+    assert all(set(a["customFields"]) == {"sentiment"} for a in acts)
+    assert "cfScheme" not in acts[0]["_sys"]
+    fresh.reset_knobs()
+    assert "vip_level" not in fresh.custom_fields("contacts") and fresh.custom_fields("activities") == {}
+    rows = _all(http, fresh, "contacts")
+    assert not any("vip_level" in (r["customFields"] or {}) for r in rows)
+    assert all("vip_level" not in r["_sys"]["cfScheme"] for r in rows)
+    assert all(a["customFields"] == [] for a in fresh.records("activities"))
+    with pytest.raises(ValueError, match="no custom fields"):
+        fresh.add_custom_field("users", "x")
+
+
+# --------------------------------------------------------------------------------------------- list-only fields, extras
+def test_is_followed_and_attachments(sim: DaktelaSimulator, http: requests.Session) -> None:
+    tickets = _all(http, sim, "tickets")
+    assert {t["isFollowed"] for t in tickets} == {True, False}
+    acts = _all(http, sim, "activities")
+    assert all(isinstance(a["attachments"], list) for a in acts)
+    with_files = [x for a in acts for x in a["attachments"]]
+    assert with_files and sum(1 for a in acts if not a["attachments"]) > len(acts) // 2
+    real = _load("read-activity-attachment.json")["result"]["data"][0] if SAMPLES.exists() else with_files[0]
+    assert all(set(x) == set(real) for x in with_files)
+    assert with_files[0]["_sys"]["model"] == "activities\\Attachments"
+    nested = [x for e in sim.records("activitiesSms") for x in e["activities"]]
+    assert nested and all("attachments" not in x for x in nested)
+
+
+def test_extra_fields_knob(fresh: DaktelaSimulator, http: requests.Session) -> None:
+    extra = {"newInt": 5, "newStr": "žluťoučký 🐴", "newBool": True, "newObj": {"a": [1, None], "b": {}}}
+    fresh.knobs.extra_fields = {"tickets": extra, "users": {"title": "Přepsáno"}}
+    rows = _all(http, fresh, "tickets")
+    assert rows and all(r | extra == r for r in rows)
+    assert fresh.records("tickets") == rows
+    one = get(http, fresh, f"tickets/{rows[0]['name']}").json()["result"]
+    assert one == rows[0]
+    assert data(get(http, fresh, "tickets", {"fields": "name,newInt", "take": 2})) == [
+        {"name": r["name"], "newInt": 5} for r in rows[:2]
+    ]
+    r = get(http, fresh, "users", {"take": 3})
+    assert r.text.count('"title":"Přepsáno"') == 3 and r.text.count('"Přepsáno"') == 3  # replaced, not duplicated
+    assert all("newInt" not in c for c in _all(http, fresh, "contacts"))
+    fresh.knobs.extra_fields = {}
+    assert "newInt" not in _all(http, fresh, "tickets")[0]
+
+
+# ------------------------------------------------------------------------------------------------ new endpoints
+NEW_CHANNELS = {
+    "activitiesSms": "SMS",
+    "activitiesFbm": "FBM",
+    "activitiesIgdm": "IGDM",
+    "activitiesWap": "WAP",
+    "activitiesVbr": "VBR",
+    "activitiesWeb": "WEB",
+}
+
+
+def _schema_props(name: str) -> set[str]:
+    spec = json.loads((SAMPLES.parent / "openapi.json").read_text())
+    return set(spec["components"]["schemas"][name]["properties"])
+
+
+def test_new_endpoints_counts_keys_and_scales(sim: DaktelaSimulator) -> None:
+    assert len(sim.endpoints) == 23 and "activitiesChat" in sim.endpoints
+    for ep in [*NEW_CHANNELS, "ticketsCategories", "campaignsTypes"]:
+        assert PRIMARY_KEYS[ep] == "name"
+        assert REPLICATION_KEYS[ep] == (None if ep in ("ticketsCategories", "campaignsTypes") else "time")
+    for ep in NEW_CHANNELS:
+        assert len(sim.records(ep)) == SCALES["small"][ep] == 20
+        assert (SCALES["demo"][ep], SCALES["bench"][ep], SCALES["bench10"][ep]) == (200, 2000, 20000)
+    for scale in ("small", "demo", "bench", "bench10"):
+        assert 10 <= SCALES[scale]["ticketsCategories"] <= 30 and 5 <= SCALES[scale]["campaignsTypes"] <= 10
+    demo = DaktelaSimulator(seed=4, scale="demo")
+    assert {ep: len(demo.records(ep)) for ep in NEW_CHANNELS} == dict.fromkeys(NEW_CHANNELS, 200)
+    assert len(demo.records("ticketsCategories")) == 20 and len(demo.records("campaignsTypes")) == 8
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="openapi.json not available")
+def test_new_endpoints_follow_openapi_schemas(sim: DaktelaSimulator) -> None:
+    base = "Daktela.Corm."
+    schemas = {
+        "activitiesSms": "Activities.SMS.SMSItem-2",
+        "activitiesFbm": "Activities.FBM.FBMItem-2",
+        "activitiesIgdm": "Activities.IGDM.IGDMItem-2",
+        "activitiesWap": "Activities.WAP.WAPItem-2",
+        "activitiesVbr": "Activities.VBR.VBRItem-2",
+        "activitiesWeb": "Activities.Web.WebItem-2",
+        "ticketsCategories": "Tickets.Category-2",
+        "campaignsTypes": "Campaigns.Type-2",
+    }
+    for ep, schema in schemas.items():
+        props = _schema_props(base + schema)
+        recs = sim.records(ep)
+        for rec in recs:
+            assert props <= set(rec), (ep, props - set(rec))
+            assert set(rec) - props <= {"_sys", "_rdata", "_guiData", "activities"}, ep
+            assert rec["_sys"]["model"] == ep and rec["_rdata"] is None and rec["_guiData"] == []
+        if ep in NEW_CHANNELS:
+            assert any(r["user"] and r["user"]["role"]["_sys"]["model"] == "roles" for r in recs)
+            assert all(r["connector"] is None or r["connector"]["_guiData"] == [] for r in recs)
+            assert any(r["contact"] and "cfScheme" in r["contact"]["_sys"] for r in recs)
+            assert any(r["activities"] for r in recs)
+            if "external_contact" in props:
+                ext = [r["external_contact"] for r in recs if r["external_contact"]]
+                assert ext and all(_schema_props(base + schema.replace(schema.split(".")[-1], "Contact-2")) <= set(x)
+                                   for x in ext)  # fmt: skip
+            if "direction" in props:
+                assert {r["direction"] for r in recs} <= {"", "IN", "OUT"}
+    text = json.dumps(sim.records("activitiesWeb") + sim.records("activitiesSms"), ensure_ascii=False)
+    assert "ř" in text and any(ch in text for ch in "📦👍🚚🧾🐴🙏🕐😞")
+
+
+@pytest.mark.parametrize("ep", list(NEW_CHANNELS))
+def test_new_channel_filters_sort_paging(sim: DaktelaSimulator, http: requests.Session, ep: str) -> None:
+    recs = sim.records(ep)
+    times = sorted(r["time"] for r in recs)
+    mid = times[len(times) // 2]
+    params = {"filter[0][field]": "time", "filter[0][operator]": "gte", "filter[0][value]": mid}
+    params |= {"sort[0][field]": "time", "sort[0][dir]": "desc", "sort[1][field]": "name", "sort[1][dir]": "desc"}
+    exp = sorted((r for r in recs if r["time"] >= mid), key=lambda r: (r["time"], r["name"]), reverse=True)
+    got = [r for skip in range(0, 40, 3) for r in data(get(http, sim, ep, {**params, "skip": skip, "take": 3}))]
+    assert [r["name"] for r in got] == [r["name"] for r in exp]
+    r = get(http, sim, ep, {"filter[field]": "queue.name", "filter[value]": str(recs[0]["queue"]["name"])})
+    assert {x["name"] for x in data(r)} == {x["name"] for x in recs if x["queue"]["name"] == recs[0]["queue"]["name"]}
+    assert data(get(http, sim, ep, {"fields": "name,time", "take": 1})) == [
+        {"name": recs[0]["name"], "time": recs[0]["time"]}
+    ]
+    r = get(http, sim, f"{ep}/{recs[0]['name']}.json")
+    assert r.json()["result"] == recs[0]
+
+
+def test_reference_endpoints_filters_sort(sim: DaktelaSimulator, http: requests.Session) -> None:
+    cats = sim.records("ticketsCategories")
+    r = get(http, sim, "ticketsCategories", {"sort": "-title", "filter[field]": "title", "filter[operator]": "like",
+                                              "filter[value]": "%Reklamace%"})  # fmt: skip
+    exp = sorted((c for c in cats if "Reklamace" in c["title"]), key=lambda c: c["title"], reverse=True)
+    assert names(r) == [c["name"] for c in exp] and exp
+    types = sim.records("campaignsTypes")
+    r = get(http, sim, "campaignsTypes", {"filter[field]": "custom", "filter[value]": "false", "skip": 1, "take": 2})
+    assert r.json()["result"]["total"] == sum(1 for t in types if not t["custom"])
+
+
+def test_activities_link_channel_items(sim: DaktelaSimulator, http: requests.Session) -> None:
+    for ep, typ in NEW_CHANNELS.items():
+        items = {r["name"]: r for r in sim.records(ep)}
+        acts = _all(http, sim, "activities", {"filter[field]": "type", "filter[value]": typ})
+        assert acts, typ
+        for a in acts:
+            item = a["item"]
+            assert isinstance(item, dict) and "activities" not in item
+            full = items[item["name"]]
+            assert item == {k: v for k, v in full.items() if k != "activities"}
+            assert [n["name"] for n in full["activities"]] == [a["name"]]
+            assert isinstance(full["activities"][0]["item"], int)
+        queue_types = {a["queue"]["type"] for a in acts if a["queue"]}
+        assert queue_types == {"chat" if typ == "WEB" else typ.lower()}
+
+
+def test_categories_and_campaign_types_are_the_listed_records(sim: DaktelaSimulator) -> None:
+    cats = {c["name"]: c for c in sim.records("ticketsCategories")}
+    used = {t["category"]["name"]: t["category"] for t in sim.records("tickets")}
+    assert used and set(used) <= set(cats) and len(used) > 3
+    assert all(c == cats[n] for n, c in used.items())  # the same record, nested objects and all
+    types = {t["name"]: t for t in sim.records("campaignsTypes")}
+    recs = sim.records("campaignsRecords")
+    assert {r["record_type"]["name"] for r in recs} <= set(types)
+    assert all(r["record_type"] == types[r["record_type"]["name"]] for r in recs)
+    assert all(r["database"]["record_type"] == r["record_type"] for r in recs)
+
+
+def test_missing_endpoints_404(fresh: DaktelaSimulator, http: requests.Session) -> None:
+    fresh.knobs.missing_endpoints = {"activitiesWap", "ticketsCategories"}
+    name = fresh.records("activitiesWap")[0]["name"]
+    for path in ("activitiesWap.json", f"activitiesWap/{name}.json", "ticketsCategories"):
+        r = get(http, fresh, path)
+        assert r.status_code == 404
+        body = r.json()
+        assert body["error"] == ["Object not exist"] and body["result"] is None and "_time" in body
+    assert get(http, fresh, "activitiesSms").status_code == 200
+    fresh.knobs.missing_endpoints = set()
+    assert get(http, fresh, "activitiesWap").status_code == 200
+
+
+# ------------------------------------------------------------------------------------------------ dotted fields
+def test_dotted_fields_modes(fresh: DaktelaSimulator, http: requests.Session) -> None:
+    tickets = {t["name"]: t for t in fresh.records("tickets")}
+    params = {"fields[0]": "name", "fields[1]": "user.name", "fields[2]": "statuses.name", "take": 1000}
+    assert fresh.knobs.dotted_fields == "honour"
+    for row in data(get(http, fresh, "tickets", params)):
+        t = tickets[row["name"]]
+        assert row == {
+            "name": t["name"],
+            "user": None if t["user"] is None else {"name": t["user"]["name"]},
+            "statuses": [{"name": s["name"]} for s in t["statuses"]],
+        }
+    acts = {a["name"]: a for a in fresh.records("activities")}
+    rows = data(get(http, fresh, "activities", {"fields": "name,item.name,item.id_call,type", "take": 1000}))
+    seen = set()
+    for row in rows:
+        item = acts[row["name"]]["item"]
+        assert row["item"] == (None if item is None else {"name": item.get("name"), "id_call": item.get("id_call")})
+        if item:
+            seen.add(row["type"])
+            assert row["item"]["id_call" if row["type"] == "CALL" else "name"] is not None
+    assert {"CALL", "EMAIL", "SMS", "WEB"} <= seen
+
+    fresh.knobs.dotted_fields = "ignore"
+    rows = data(get(http, fresh, "tickets", params))
+    assert all(set(r) == {"name"} for r in rows)
+    rows = data(get(http, fresh, "tickets", {**params, "fields[3]": "user"}))
+    assert all(set(r) == {"name", "user"} and r["user"] == tickets[r["name"]]["user"] for r in rows)
+
+    fresh.knobs.dotted_fields = "whole"
+    rows = data(get(http, fresh, "tickets", params))
+    for r in rows:
+        assert r == {k: tickets[r["name"]][k] for k in ("name", "user", "statuses")}
+    rows = data(get(http, fresh, "activities", {"fields": "name,item.name", "take": 1000}))
+    with_item = [r for r in rows if r["item"]]
+    assert with_item and all(r["item"] == acts[r["name"]]["item"] for r in with_item)
+    assert all("activities" not in r["item"] and "_sys" not in r for r in with_item)
+
+
+# ------------------------------------------------------------------------------------------------ knob reset
+def test_reset_knobs_restores_every_default(fresh: DaktelaSimulator) -> None:
+    k = fresh.knobs
+    k.latency_ms, k.fail_next, k.forbidden_endpoints, k.dotted_fields = 5, [500], {"users"}, "whole"
+    k.extra_fields, k.missing_endpoints, k.max_take, k.mutations = {"users": {"x": 1}}, {"groups"}, 7, [("x", "y", 1)]
+    fresh.add_custom_field("tickets", "added_later")
+    fresh.reset_knobs()
+    assert fresh.knobs is k and k == Knobs()
+    assert "added_later" not in fresh.custom_fields("tickets")
+    assert "x" not in fresh.records("users")[0]
+
+
+def test_autouse_reset_part_1_leaves_knobs_set(sim: DaktelaSimulator, http: requests.Session) -> None:
+    sim.knobs.total_as_string = True
+    sim.knobs.extra_fields = {"statuses": {"leak": 1}}
+    sim.add_custom_field("accounts", "leaked_field")
+    assert get(http, sim, "statuses").status_code == 200
+
+
+def test_autouse_reset_part_2_sees_defaults(sim: DaktelaSimulator) -> None:
+    assert sim.knobs == Knobs() and sim.counters.requests == 0
+    assert "leaked_field" not in sim.custom_fields("accounts")
+    assert "leak" not in sim.records("statuses")[0]
+
+
+# ------------------------------------------------------------------------------------------------ HTTPS
+def test_https_with_trusting_and_untrusting_clients(tmp_path: Path) -> None:
+    pytest.importorskip("trustme")
+    from tests.simulator.tls import server_context
+
+    ca = tmp_path / "ca.pem"
+    with DaktelaSimulator(seed=1, scale="small", tls=server_context(ca)) as s:
+        assert s.url.startswith("https://127.0.0.1:") and ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+        with requests.Session() as untrusted, pytest.raises(requests.exceptions.SSLError):
+            untrusted.get(api(s, "whoim.json"), timeout=5)
+        with requests.Session() as plain, pytest.raises(requests.exceptions.ConnectionError):
+            plain.get(api(s, "whoim.json").replace("https://", "http://"), timeout=5)
+        with requests.Session() as trusted:
+            for _ in range(3):  # the server survived the failed handshakes; keep-alive over TLS works
+                r = trusted.get(api(s, "tickets.json"), params={"take": 5}, headers=H, verify=str(ca), timeout=5)
+                assert r.status_code == 200 and len(r.json()["result"]["data"]) == 5
+            r = trusted.get(api(s, "whoim.json").replace("127.0.0.1", "localhost"), verify=str(ca), timeout=5)
+            assert r.status_code == 200
+        assert s.counters.by_status[200] == 4

@@ -234,7 +234,7 @@ CF_CATALOGUE: dict[str, list[tuple[str, str, str, bool, list[str], bool]]] = {
     "tickets": [
         ("order_number", "TEXT", "Číslo objednávky", False, [], True),
         ("product", "SELECTBOX", "Produkt", True, ["Internet", "TV", "Tarif"], True),
-        ("note", "TEXTAREA", "Poznámka", False, [], False),
+        ("note", "TEXTAREA", "Poznámka", False, [], True),
         ("kanal", "SELECTBOX", "Kanál", False, ["Telefon", "E-mail", "Chat", "Pobočka"], False),
         ("datum_reklamace", "DATE", "Datum reklamace", False, [], False),
         ("kontaktni_telefon", "PHONE", "Kontaktní telefon", True, [], False),
@@ -246,7 +246,7 @@ CF_CATALOGUE: dict[str, list[tuple[str, str, str, bool, list[str], bool]]] = {
         ("model", "TEXT", "Model", False, [], False),
         ("vin", "TEXT", "VIN", False, [], False),
         ("marka", "SELECTBOX", "Značka", False, ["Škoda", "Hyundai", "Kia", "Dacia"], False),
-        ("konec_pojistky", "DATE", "Konec pojistky", False, [], False),
+        ("konec_pojistky", "DATE", "Konec pojistky", False, [], True),
         ("poznamka", "TEXTAREA", "Poznámka", False, [], False),
         ("telefon", "PHONE", "Telefon", True, [], False),
     ],
@@ -1294,6 +1294,9 @@ class Generator:
         if ep == "activitiesWeb":
             rec["email"] = self.pick([None, f"{first.lower()}.{last.lower()}@example.cz"])
             rec["phone"] = self.pick([None, self.phone()])
+            rec["context"] = self.pick(
+                [[], [], {"url": "https://www.firma.cz/eshop/košík?krok=2", "title": "Košík \u2013 Firma.cz 🛒"}]
+            )
         rec["activities"] = [activity] if activity is not None else []
         rec["_sys"] = sys_(ep)
         rec["_rdata"] = None
