@@ -1,16 +1,18 @@
 """Keboola Connection component: runs tap-daktela through target-csv, one pipeline per endpoint.
 
-Data flows one way: config.json -> Config -> tap config + catalog per endpoint -> processes -> CSV files ->
-manifests and out/state.json. This module only orders those steps; each lives in its own module.
+Data flows one way: config.json -> Config -> login -> catalog (discovered in this process by the tap's own
+code, with the run's one token) -> tap config + catalog per endpoint -> pipelines -> CSV files -> manifests and
+out/state.json. This module only orders those steps; each lives in its own module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +21,17 @@ from keboola.component.exceptions import UserException
 from keboola.component.sync_actions import MessageType, ValidationResult
 
 from tap_daktela.auth import login, whoami, whoim
+from tap_daktela.endpoints import ENDPOINTS
 from tap_daktela.errors import DaktelaError
 
-from . import output
-from .configuration import ENDPOINTS, Config, ConfigError, parse_config, parse_selection
-from .launcher import ExecStarter, LaunchError, Starter, new_starter
-from .runner import PipelineResult, Redactor, run_all, run_pipeline
-from .translation import (
-    StreamPlan,
-    TapError,
-    discover,
-    flat_schema,
-    plan_stream,
-    requests_share,
-    select_stream,
-    stream_fields,
-    streams_by_id,
-)
+from . import tables, translation
+from .configuration import PEM_START, Config, ConfigError, parse_config, parse_selection
+from .runner import PipelineResult, Pipelines, Redactor
+from .translation import StreamPlan
 
 log = logging.getLogger(__name__)
+
+FIELDS_LOGIN_TIMEOUT = 10  # seconds per login attempt of listFields, which must answer within 30 s
 
 
 class InternalError(Exception):
@@ -53,16 +47,58 @@ def _daktela_errors_as_user_errors() -> Iterator[None]:
         raise UserException(str(exc)) from None
 
 
-def _login(config: Config) -> str:
-    """Log in once; every tap reuses the token."""
+@contextlib.contextmanager
+def ca_bundle_file(config: Config) -> Iterator[str | None]:
+    """The path of the configured CA bundle: PEM text goes to a private (0600) temporary file for the run."""
+    bundle = config.ca_bundle
+    if not bundle or not config.verify_ssl:
+        yield None
+        return
+    if not bundle.startswith(PEM_START):
+        if not Path(bundle).is_file():
+            raise ConfigError(
+                f"Invalid configuration: 'connection.ca_bundle' is neither PEM text (starting with '{PEM_START}') "
+                f"nor an existing file: '{bundle[:80]}'."
+            )
+        yield bundle
+        return
+    fd, path = tempfile.mkstemp(prefix="kbc-daktela-ca-", suffix=".pem")  # created with mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(bundle if bundle.endswith("\n") else bundle + "\n")
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _verify(config: Config, ca_path: str | None) -> bool | str:
+    """What `requests` takes as `verify`: off, the CA bundle's path, or the system's CAs."""
+    return False if not config.verify_ssl else (ca_path or True)
+
+
+def _login(config: Config, ca_path: str | None, **retry: Any) -> str:
+    """Log in once; discovery and every tap reuse the token."""
     with _daktela_errors_as_user_errors():
-        return login(config.url, config.username, config.password, verify_ssl=config.verify_ssl)
+        return login(config.url, config.username, config.password, verify_ssl=_verify(config, ca_path), **retry)
 
 
-def _instance_timezone(config: Config, token: str) -> str | None:
+def _instance_timezone(config: Config, token: str, ca_path: str | None) -> str | None:
     """The instance's `_timezone`, read once here so the taps need not each ask `whoim` again."""
     with _daktela_errors_as_user_errors():
-        return whoim(config.url, token, verify_ssl=config.verify_ssl).get("_timezone")
+        return whoim(config.url, token, verify_ssl=_verify(config, ca_path)).get("_timezone")
+
+
+def discover(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The catalog, discovered in this process by the tap itself (live when `settings` hold a token, else the
+    static schemas), indexed by stream."""
+    from tap_daktela.tap import TapDaktela  # imports singer-sdk: only when a catalog is needed
+
+    # Nothing of discovery belongs on stdout, which a sync action keeps for its JSON answer (the library even
+    # sets it to None meanwhile, and the tap's message writer takes stdout's buffer when it is created).
+    with _daktela_errors_as_user_errors(), open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        tap = TapDaktela(config=settings, parse_env_config=False, validate_config=True)
+        return translation.plain_catalog(tap.catalog_dict)
 
 
 def _remove_partial_table(csv_path: Path) -> None:
@@ -75,52 +111,52 @@ def _remove_partial_table(csv_path: Path) -> None:
             log.warning("Could not remove the partial table %s: %s", leftover, exc)
 
 
+def _expected_columns(plan: StreamPlan, earlier: dict[str, Any]) -> list[str]:
+    """The table's columns before it is read: this run's flat schema plus the columns earlier runs wrote."""
+    current = tables.sanitize_columns(translation.flat_schema(plan.schema)["properties"])
+    return tables.merge_columns(current, list(earlier.get("columns") or []))
+
+
 class Component(ComponentBase):
     """Daktela extractor: validated config in, one CSV table per endpoint out."""
 
     def _config(self, *, require_endpoints: bool = True) -> Config:
         return parse_config(self.configuration.parameters, require_endpoints=require_endpoints)
 
-    def _catalog(self, config: Config, starter: Starter) -> dict[str, dict[str, Any]]:
-        try:
-            return streams_by_id(discover(config, starter))
-        except (TapError, LaunchError) as exc:
-            raise InternalError(str(exc)) from None
-
     def run(self) -> None:
-        """Validate, log in once, run the pipelines, then write manifests and state only for finished tables."""
+        """Validate, log in once, discover, run the pipelines, then write manifests and state for finished tables."""
         config = self._config()
-        starter = new_starter()  # the launcher imports the tap and target while this process goes on
-        try:
-            self._run(config, starter)
-        finally:
-            starter.close()
+        with Pipelines(debug=config.debug) as pipelines, ca_bundle_file(config) as ca_path:
+            self._run(config, pipelines, ca_path)
 
-    def _run(self, config: Config, starter: Starter) -> None:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discover") as pool:
-            # the catalog comes from the launcher once it has imported the tap; log in meanwhile
-            catalog_ahead = pool.submit(self._catalog, config, starter)
-            token = _login(config)
-            timezone = _instance_timezone(config, token)
-            catalog = catalog_ahead.result()
+    def _run(self, config: Config, pipelines: Pipelines, ca_path: str | None) -> None:
+        token = _login(config, ca_path)
+        timezone = _instance_timezone(config, token, ca_path)
+        catalog = discover(translation.connection_settings(config, token, timezone, ca_path))
+        previous = self.get_state_file() or {}
+        share = translation.requests_share(
+            config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints
+        )
+        plans = []
         for selection in config.endpoints:
             if selection.endpoint not in catalog:
-                raise ConfigError(f"Unknown endpoint '{selection.endpoint}'; valid endpoints: {', '.join(ENDPOINTS)}.")
-            select_stream(catalog[selection.endpoint], selection.fields)
+                raise InternalError(f"The tap did not describe the endpoint '{selection.endpoint}'.")
+            plan = translation.plan_stream(
+                config, selection, catalog[selection.endpoint], token, share, previous, timezone, ca_path
+            )
+            earlier = (previous.get("tables") or {}).get(plan.endpoint) or {}
+            missing = tables.missing_columns(plan.primary_key, _expected_columns(plan, earlier))
+            if missing:
+                raise ConfigError(
+                    f"Invalid configuration: primary key column '{missing[0]}' of endpoint '{plan.endpoint}' is not "
+                    f"a column of its table (columns: {', '.join(_expected_columns(plan, earlier))})."
+                )
+            plans.append(plan)
 
         redact = Redactor([config.password, token])
-        previous = self.get_state_file() or {}
-        share = requests_share(config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints)
-        plans = [plan_stream(config, sel, catalog, token, share, previous, timezone) for sel in config.endpoints]
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
-
-        with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
-            results = run_all(
-                plans,
-                config.max_concurrent_endpoints,
-                lambda plan: run_pipeline(plan, Path(work), tables_dir, redact, starter, config.debug),
-            )
+        results = pipelines.run(plans, config.max_concurrent_endpoints, tables_dir, redact)
 
         by_endpoint = {p.endpoint: p for p in plans}
         failures = [r for r in results if not r.ok]
@@ -135,30 +171,31 @@ class Component(ComponentBase):
 
         if failures:
             self._fail(failures, skipped=len(plans) - len(results))
-        self.write_state_file(output.merge_state(previous, bookmarks, finished))
+        self.write_state_file(tables.merge_state(previous, bookmarks, finished))
         log.info("Extracted %d endpoint(s): %s", len(finished), ", ".join(finished))
 
     def _publish(
         self, result: PipelineResult, plan: StreamPlan, config: Config, previous: dict[str, Any]
     ) -> dict[str, Any]:
-        """Fix the CSV's columns (names, kept columns) and write its manifest; return the table's state entry."""
+        """Fix the CSV's columns (names, kept columns) and write its manifest; return the table's state entry.
+
+        A stream that sent no SCHEMA at all (e.g. a channel the instance does not have) gets a header-only table
+        with the columns of its schema.
+        """
         earlier = (previous.get("tables") or {}).get(plan.endpoint) or {}
-        try:
-            types = output.column_types(flat_schema(plan.schema))
-            expected = list(types)
-        except ImportError:
-            log.warning("tap_daktela.flattening is unavailable; column types default to STRING")
-            types, expected = {}, []
-        types = {**(earlier.get("types") or {}), **types}
+        flat = translation.flat_schema(plan.schema)
+        types = {**(earlier.get("types") or {}), **tables.column_types(flat)}
         if result.csv_path.exists():
-            raw = output.read_header(result.csv_path)
+            raw = tables.read_header(result.csv_path)
         else:
-            output.write_empty_csv(result.csv_path, expected)
-            raw = expected
-        columns = output.merge_columns(output.sanitize_columns(raw), list(earlier.get("columns") or []))
-        output.finalize_csv(result.csv_path, raw, columns)
-        primary_key = output.sanitize_columns(plan.primary_key)
-        output.write_table_manifest(self, plan.endpoint, columns, types, primary_key, config.incremental)
+            raw = list(flat["properties"])
+            tables.write_empty_csv(result.csv_path, raw)
+        columns = tables.merge_columns(
+            tables.sanitize_columns(raw, table=plan.endpoint), list(earlier.get("columns") or [])
+        )
+        tables.finalize_csv(result.csv_path, raw, columns)
+        primary_key = tables.sanitize_columns(plan.primary_key)
+        tables.write_table_manifest(self, plan.endpoint, columns, types, primary_key, config.incremental)
         return {"columns": columns, "types": {c: types.get(c, "STRING") for c in columns}}
 
     def _fail(self, failures: list[PipelineResult], skipped: int) -> None:
@@ -174,33 +211,44 @@ class Component(ComponentBase):
 
     @sync_action("listFields")
     def list_fields(self) -> dict[str, list[str]]:
-        """Fields of the configured endpoints (all endpoints when none): static discovery, no API request."""
+        """Field names of the configured endpoints (all endpoints when none), live from the instance."""
         return self._fields()
 
     @sync_action("discoverFields")
     def discover_fields(self) -> dict[str, list[str]]:
-        """Alias of listFields (the seed's button name)."""
+        """Alias of listFields (the production component's button name)."""
         return self._fields()
 
     def _fields(self) -> dict[str, list[str]]:
-        selections = parse_selection(self.configuration.parameters)
+        """Live field names (top-level fields, custom fields as `customFields.<name>`) after one login; without
+        credentials or a reachable instance, the static schemas' names with a warning."""
         params = self.configuration.parameters or {}
-        connection = params.get("connection") or {}
-        config = Config(
-            url=str(connection.get("url") or "https://instance.invalid").rstrip("/"),
-            username=str(connection.get("username") or "user"),
-            password=str(connection.get("#password") or "unused"),
-        )
-        catalog = self._catalog(config, ExecStarter())  # one process: a launcher would not pay for itself
-        names = [s.endpoint for s in selections] or [e for e in ENDPOINTS if e in catalog]
-        return {name: stream_fields(catalog[name]) for name in names if name in catalog}
+        selections = parse_selection(params)
+        names = [s.endpoint for s in selections] or [e.name for e in ENDPOINTS]
+        catalog = self._live_catalog(params)
+        if catalog is None:
+            catalog = discover({"url": "https://instance.invalid"})
+        return {name: translation.field_names(catalog[name]) for name in names if name in catalog}
+
+    def _live_catalog(self, params: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+        try:
+            config = parse_config(params, require_endpoints=False)
+            with ca_bundle_file(config) as ca_path:
+                token = _login(config, ca_path, timeout=FIELDS_LOGIN_TIMEOUT, max_tries=2)
+                timezone = _instance_timezone(config, token, ca_path)
+                return discover(translation.connection_settings(config, token, timezone, ca_path))
+        except UserException as exc:
+            # a sync action mutes logging and keeps stdout for its JSON answer: the warning goes to stderr
+            print(f"Warning: listing the static fields; could not read the instance's own: {exc}", file=sys.stderr)
+            return None
 
     @sync_action("testConnection")
     def test_connection(self) -> ValidationResult:
         """Log in and ask who we are; the message names the user so a wrong account is obvious."""
         config = self._config(require_endpoints=False)
-        token = _login(config)
-        with _daktela_errors_as_user_errors():
-            user = whoami(config.url, token, verify_ssl=config.verify_ssl) or {}
+        with ca_bundle_file(config) as ca_path:
+            token = _login(config, ca_path)
+            with _daktela_errors_as_user_errors():
+                user = whoami(config.url, token, verify_ssl=_verify(config, ca_path)) or {}
         who = user.get("title") or user.get("name") or config.username
         return ValidationResult(f"Connected to {config.url} as {who}.", MessageType.SUCCESS)

@@ -1,7 +1,16 @@
-"""Parse and validate the Keboola configuration (the seed component's shape) before any request is made.
+"""Parse and validate the Keboola configuration before any request is made.
 
-Every problem a user can fix raises ``ConfigError`` (a ``UserException``) whose text is one clear line, so the
-component can exit 1 with it and nothing else.
+Two shapes are accepted and give the same tables for the same endpoint and window:
+
+- the list shape: `connection`, `data_selection.{date_from, date_to, nested_objects, endpoints[{endpoint, fields}]}`,
+  `destination.incremental`, `advanced`, `debug`;
+- the row shape of Keboola configuration rows (one endpoint per row, run as its own job): the row's `endpoint`,
+  `date_from`, `date_to`, `fields`, `nested_objects` and `destination.{load_type, primary_key}` merged at the top
+  level of `parameters` beside the configuration's `connection`, `advanced` and `debug`.
+
+Which endpoints exist, which are windowed and their keys come from the tap's endpoint table
+(`tap_daktela.endpoints.ENDPOINTS`); nothing here repeats it. Every problem a user can fix raises ``ConfigError``
+(a ``UserException``) whose text is one clear line, so the component can exit 1 with it and nothing else.
 """
 
 from __future__ import annotations
@@ -16,69 +25,61 @@ import pendulum
 from keboola.component.exceptions import UserException
 
 from tap_daktela.dates import parse_date_setting
+from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaConfigError
+from tap_daktela.tap import MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
-#: The seed's 15 endpoints, in its order; the tap serves at least these.
-ENDPOINTS: tuple[str, ...] = (
-    "accounts",
-    "activities",
-    "activitiesCall",
-    "activitiesChat",
-    "activitiesEmail",
-    "campaignsRecords",
-    "contacts",
-    "crmRecords",
-    "groups",
-    "pauses",
-    "queues",
-    "statuses",
-    "templates",
-    "tickets",
-    "users",
-)
-
-#: Streams whose reads are limited to date_from..date_to (SPEC section 3); the others read in full, then by bookmark.
-WINDOWED: frozenset[str] = frozenset(
-    {"tickets", "contacts", "activities", "activitiesCall", "activitiesChat", "activitiesEmail"}
-)
-
-# Seed defaults (README "Advanced Settings" and configSchema.json).
+# Defaults of the production component's configuration.
 DEFAULT_DATE_FROM = "7 days ago"
 DEFAULT_DATE_TO = "today"
-DEFAULT_BATCH_SIZE = 1000
-MAX_BATCH_SIZE = 1000  # Daktela's maximum `take`; larger values are capped with a log line, as the seed does
+DEFAULT_BATCH_SIZE = MAX_PAGE_SIZE
 DEFAULT_MAX_CONCURRENT_REQUESTS = 10
 MAX_CONCURRENT_REQUESTS = 50
 DEFAULT_MAX_CONCURRENT_ENDPOINTS = 3
 MAX_CONCURRENT_ENDPOINTS = 20
+NESTED_OBJECTS = ("keys", "full")  # tap setting `nested_objects`: references as key + title columns, or full copies
+LOAD_TYPES = {"full_load": False, "incremental_load": True}  # a row's destination.load_type -> incremental
+PEM_START = "-----BEGIN"
 
 
 class ConfigError(UserException):
     """A configuration problem the user can fix; its message is one line."""
 
 
+def endpoint_names() -> tuple[str, ...]:
+    """Every endpoint the tap reads, in the table's order."""
+    return tuple(endpoint.name for endpoint in ENDPOINTS)
+
+
 @dataclass(frozen=True)
 class EndpointSelection:
-    """One configured endpoint and its chosen fields (empty = all fields)."""
+    """One configured endpoint, its chosen fields (empty = all fields) and a row's own primary key (empty = the
+    stream's key)."""
 
     endpoint: str
     fields: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Config:
-    """The validated configuration; the password is kept out of repr so it can never reach a log."""
+    """The validated configuration; the password is kept out of repr so it can never reach a log.
+
+    `ca_bundle` is as configured: PEM text (starting with `-----BEGIN`) or the path of a PEM file.
+    """
 
     url: str
     username: str
     password: str = field(repr=False)
     verify_ssl: bool = True
+    ca_bundle: str | None = None
     date_from: str = DEFAULT_DATE_FROM
     date_to: str = DEFAULT_DATE_TO
     endpoints: tuple[EndpointSelection, ...] = ()
     incremental: bool = False
+    nested_objects: str = "keys"
     batch_size: int = DEFAULT_BATCH_SIZE
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     max_concurrent_endpoints: int = DEFAULT_MAX_CONCURRENT_ENDPOINTS
@@ -155,7 +156,58 @@ def _required_str(section: dict[str, Any], key: str, path: str) -> str:
     return value.strip()
 
 
-def _endpoints(raw: Any, *, required: bool) -> tuple[EndpointSelection, ...]:
+def _optional_str(section: dict[str, Any], key: str, path: str) -> str | None:
+    value = section.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"Invalid configuration: '{path}' must be a string, got {value!r}.")
+    return value.strip()
+
+
+def _endpoint_name(name: Any, path: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"Invalid configuration: '{path}' must name an endpoint.")
+    name = name.strip()
+    if name not in ENDPOINTS_BY_NAME:
+        raise ConfigError(f"Unknown endpoint '{name}'; valid endpoints: {', '.join(endpoint_names())}.")
+    return name
+
+
+def _fields(fields: Any, name: str) -> tuple[str, ...]:
+    if fields is None:
+        return ()
+    if not isinstance(fields, list) or not all(isinstance(f, str) and f.strip() for f in fields):
+        raise ConfigError(f"Invalid configuration: 'fields' of endpoint '{name}' must be a list of field names.")
+    return tuple(dict.fromkeys(f.strip() for f in fields))
+
+
+def _is_row(params: dict[str, Any]) -> bool:
+    """A configuration row names its one endpoint at the top level of `parameters`."""
+    return "endpoint" in params
+
+
+def _row_selection(params: dict[str, Any]) -> EndpointSelection:
+    listed = _section(params, "data_selection").get("endpoints")
+    if listed:
+        raise ConfigError(
+            "Invalid configuration: give either a row's 'endpoint' or the list 'data_selection.endpoints', not both."
+        )
+    name = _endpoint_name(params.get("endpoint"), "endpoint")
+    destination = _section(params, "destination")
+    primary_key = destination.get("primary_key")
+    if isinstance(primary_key, str):
+        primary_key = [primary_key]
+    if primary_key is None:
+        primary_key = []
+    if not isinstance(primary_key, list) or not all(isinstance(c, str) and c.strip() for c in primary_key):
+        raise ConfigError("Invalid configuration: 'destination.primary_key' must be a list of column names.")
+    return EndpointSelection(
+        name, _fields(params.get("fields"), name), tuple(dict.fromkeys(c.strip() for c in primary_key))
+    )
+
+
+def _list_selections(raw: Any, *, required: bool) -> tuple[EndpointSelection, ...]:
     if raw is None:
         raw = []
     if not isinstance(raw, list):
@@ -163,26 +215,48 @@ def _endpoints(raw: Any, *, required: bool) -> tuple[EndpointSelection, ...]:
     selections: list[EndpointSelection] = []
     seen: set[str] = set()
     for item in raw:
-        if isinstance(item, str):  # the seed's earlier shape: a plain list of names
+        if isinstance(item, str):  # an earlier shape: a plain list of names
             name, fields = item, []
         elif isinstance(item, dict):
-            name, fields = item.get("endpoint"), item.get("fields") or []
+            name, fields = item.get("endpoint"), item.get("fields")
         else:
             raise ConfigError(f"Invalid configuration: endpoint entry {item!r} must be an object with 'endpoint'.")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError("Invalid configuration: every item of 'data_selection.endpoints' needs an 'endpoint'.")
-        name = name.strip()
-        if name not in ENDPOINTS:
-            raise ConfigError(f"Unknown endpoint '{name}'; valid endpoints: {', '.join(ENDPOINTS)}.")
+        name = _endpoint_name(name, "data_selection.endpoints[].endpoint")
         if name in seen:
             raise ConfigError(f"Endpoint '{name}' is configured more than once.")
         seen.add(name)
-        if not isinstance(fields, list) or not all(isinstance(f, str) and f.strip() for f in fields):
-            raise ConfigError(f"Invalid configuration: 'fields' of endpoint '{name}' must be a list of field names.")
-        selections.append(EndpointSelection(name, tuple(dict.fromkeys(f.strip() for f in fields))))
+        selections.append(EndpointSelection(name, _fields(fields, name)))
     if required and not selections:
         raise ConfigError("No endpoints selected: add at least one item to 'data_selection.endpoints'.")
     return tuple(selections)
+
+
+def parse_selection(params: Any, *, required: bool = False) -> tuple[EndpointSelection, ...]:
+    """The configured endpoints of either shape; needs neither credentials nor dates (field discovery uses it)."""
+    params = params if isinstance(params, dict) else {}
+    if _is_row(params):
+        return (_row_selection(params),)
+    return _list_selections(_section(params, "data_selection").get("endpoints"), required=required)
+
+
+def _window_setting(params: dict[str, Any], selection: dict[str, Any], key: str) -> tuple[Any, str]:
+    """A row's own `date_from`/`date_to`/`nested_objects` (top level), else the list shape's `data_selection.*`."""
+    if _is_row(params) and params.get(key) is not None:
+        return params[key], key
+    return selection.get(key), f"data_selection.{key}"
+
+
+def _incremental(params: dict[str, Any]) -> bool:
+    """`destination.load_type` (rows: full_load | incremental_load) wins over `destination.incremental`."""
+    destination = _section(params, "destination")
+    load_type = destination.get("load_type")
+    if load_type is None:
+        return _bool(destination, "incremental", "destination.incremental", False)
+    if load_type not in LOAD_TYPES:
+        raise ConfigError(
+            f"Invalid configuration: 'destination.load_type' must be one of {', '.join(LOAD_TYPES)}, got {load_type!r}."
+        )
+    return LOAD_TYPES[load_type]
 
 
 def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now: datetime | None = None) -> Config:
@@ -191,7 +265,6 @@ def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now:
         raise ConfigError("Invalid configuration: 'parameters' must be an object.")
     connection = _section(params, "connection")
     selection = _section(params, "data_selection")
-    destination = _section(params, "destination")
     advanced = _section(params, "advanced")
 
     url = _required_str(connection, "url", "connection.url")
@@ -202,35 +275,41 @@ def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now:
     if not isinstance(password, str) or not password:
         raise ConfigError("Missing required parameter 'connection.#password'.")
     verify_ssl = _bool(connection, "verify_ssl", "connection.verify_ssl", True)
+    ca_bundle = _optional_str(connection, "ca_bundle", "connection.ca_bundle")
 
     now = now or datetime.now(UTC)
     dates: dict[str, tuple[str, datetime]] = {}
+    paths: dict[str, str] = {}
     for key, default in (("date_from", DEFAULT_DATE_FROM), ("date_to", DEFAULT_DATE_TO)):
-        value = selection.get(key)
+        value, paths[key] = _window_setting(params, selection, key)
         if value is None or (isinstance(value, str) and not value.strip()):
             value = default
         if not isinstance(value, str):
-            raise ConfigError(f"Invalid configuration: 'data_selection.{key}' must be a string, got {value!r}.")
+            raise ConfigError(f"Invalid configuration: '{paths[key]}' must be a string, got {value!r}.")
         try:
             dates[key] = (normalize_date(value), resolve_date(value, now))
         except ValueError:
             raise ConfigError(
-                f"Invalid date in 'data_selection.{key}': '{value}' (use e.g. 'today', 'yesterday', "
+                f"Invalid date in '{paths[key]}': '{value}' (use e.g. 'today', 'yesterday', "
                 "'7 days ago', '2024-01-31' or '2024-01-31T08:00:00')."
             ) from None
     if dates["date_from"][1] > dates["date_to"][1]:
         raise ConfigError(
-            f"Invalid date range: 'data_selection.date_from' ({dates['date_from'][0]}) is after "
-            f"'data_selection.date_to' ({dates['date_to'][0]})."
+            f"Invalid date range: '{paths['date_from']}' ({dates['date_from'][0]}) is after "
+            f"'{paths['date_to']}' ({dates['date_to'][0]})."
         )
+    nested, nested_path = _window_setting(params, selection, "nested_objects")
+    nested = "keys" if nested is None or nested == "" else nested
+    if nested not in NESTED_OBJECTS:
+        raise ConfigError(f"Invalid configuration: '{nested_path}' must be 'keys' or 'full', got {nested!r}.")
 
-    endpoints = _endpoints(selection.get("endpoints"), required=require_endpoints)
-    incremental = _bool(destination, "incremental", "destination.incremental", False)
+    endpoints = parse_selection(params, required=require_endpoints)
+    incremental = _incremental(params)
 
     batch_size = _int(advanced, "batch_size", "advanced.batch_size", DEFAULT_BATCH_SIZE, 1, None)
-    if batch_size > MAX_BATCH_SIZE:
-        log.info("batch_size %d is above the Daktela API maximum; using %d.", batch_size, MAX_BATCH_SIZE)
-        batch_size = MAX_BATCH_SIZE
+    if batch_size > MAX_PAGE_SIZE:
+        log.info("batch_size %d is above the Daktela API maximum; using %d.", batch_size, MAX_PAGE_SIZE)
+        batch_size = MAX_PAGE_SIZE
     max_requests = _int(
         advanced,
         "max_concurrent_requests",
@@ -254,18 +333,14 @@ def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now:
         username=username,
         password=password,
         verify_ssl=verify_ssl,
+        ca_bundle=ca_bundle,
         date_from=dates["date_from"][0],
         date_to=dates["date_to"][0],
         endpoints=endpoints,
         incremental=incremental,
+        nested_objects=nested,
         batch_size=batch_size,
         max_concurrent_requests=max_requests,
         max_concurrent_endpoints=max_endpoints,
         debug=debug,
     )
-
-
-def parse_selection(params: dict[str, Any]) -> tuple[EndpointSelection, ...]:
-    """Only the endpoint list, for field discovery, which needs neither credentials nor dates."""
-    selection = _section(params if isinstance(params, dict) else {}, "data_selection")
-    return _endpoints(selection.get("endpoints"), required=False)

@@ -2,6 +2,9 @@
 
 Each pipeline is two OS processes joined by a pipe, so a slow or huge stream never holds records in this
 process: the target writes the CSV in bounded batches and only its last STATE line is kept here.
+
+This is the only module that starts processes, and the only user of the launcher (`launcher.py`): `Pipelines`
+owns the starter for one run, so the rest of the component never sees a process.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -18,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .launcher import Process, Starter, Usage
-from .translation import StreamPlan, write_private_json
+from .launcher import LaunchError, Process, Starter, Usage, new_starter
+from .translation import StreamPlan
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,13 @@ def target_settings(tables_dir: Path) -> dict[str, Any]:
     }
 
 
+def write_private_json(path: Path, data: Any) -> None:
+    """Write JSON readable only by this user: tap configs carry the token."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+
+
 class Redactor:
     """Removes secrets from any text that is about to be logged."""
 
@@ -97,7 +108,9 @@ def run_pipeline(
     ep = plan.endpoint
     base = work_dir / ep
     base.mkdir(parents=True, exist_ok=True)
-    tap_cfg, catalog, state_file, target_cfg = (base / n for n in ("tap.json", "catalog.json", "state.json", "t.json"))
+    tap_cfg, catalog, state_file, target_cfg = (
+        base / name for name in ("tap-config.json", "catalog.json", "state.json", "target-config.json")
+    )
     write_private_json(tap_cfg, plan.tap_config)
     write_private_json(catalog, plan.catalog)
     write_private_json(target_cfg, target_settings(tables_dir))
@@ -240,3 +253,40 @@ def run_all(
                 results.append(res)
     order = {p.endpoint: i for i, p in enumerate(plans)}
     return sorted(results, key=lambda r: order[r.endpoint])
+
+
+class Pipelines:
+    """The pipelines of one run and the starter of their processes.
+
+    Created first thing in a run, so that the launcher imports the tap and the target while the component logs
+    in and discovers the catalog; `KBC_DAKTELA_LAUNCHER=exec` starts plain subprocesses instead.
+    """
+
+    def __init__(self, *, debug: bool = False) -> None:
+        self.debug = debug
+        self._starter: Starter = new_starter()
+
+    def __enter__(self) -> Pipelines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._starter.close()
+
+    def run(
+        self, plans: list[StreamPlan], max_parallel: int, tables_dir: Path, redact: Redactor
+    ) -> list[PipelineResult]:
+        """Run every plan's pipeline into `tables_dir`; settings files live in a private temporary folder."""
+        with tempfile.TemporaryDirectory(prefix="kbc-daktela-") as work:
+
+            def run_one(plan: StreamPlan) -> PipelineResult:
+                try:
+                    return run_pipeline(plan, Path(work), tables_dir, redact, self._starter, self.debug)
+                except LaunchError as exc:
+                    return PipelineResult(
+                        plan.endpoint, ok=False, csv_path=tables_dir / f"{plan.endpoint}.csv", internal_error=str(exc)
+                    )
+
+            return run_all(plans, max_parallel, run_one)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from keboola_wrapper.configuration import ENDPOINTS
-from keboola_wrapper.output import sanitize_columns
+from keboola_wrapper.tables import sanitize_columns
+from tap_daktela.endpoints import ENDPOINTS as TABLE
 
+ENDPOINTS = [endpoint.name for endpoint in TABLE]
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 PASSWORD = "s3cret-Pa55"
@@ -100,11 +101,22 @@ def rows(path: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def expected_columns(endpoint: str, fields: list[str] | None = None) -> list[str]:
-    """Columns from the tap's schema + selection + the tap's flattening, independent of the wrapper's code path."""
+def discovered_schema(endpoint: str, url: str | None = None, **settings) -> dict:
+    """The stream's schema as the tap itself discovers it (live with credentials, static without)."""
+    from tap_daktela.tap import TapDaktela
+
+    config = {"url": url or "https://instance.invalid", **settings}
+    if url:
+        config |= {"username": "api_user", "password": PASSWORD}
+    catalog = TapDaktela(config=config, parse_env_config=False, validate_config=True).catalog_dict
+    return json.loads(json.dumps(next(e["schema"] for e in catalog["streams"] if e["tap_stream_id"] == endpoint)))
+
+
+def expected_columns(endpoint: str, fields: list[str] | None = None, url: str | None = None, **settings) -> list[str]:
+    """Columns from the tap's discovered schema + selection + the tap's flattening, not the wrapper's code path."""
     from tap_daktela.flattening import flatten_schema
 
-    schema = json.loads((REPO / "tap_daktela" / "schemas" / f"{endpoint}.json").read_text())
+    schema = discovered_schema(endpoint, url, **settings)
     if fields:
         keep = set(fields) | {"name", "id_call", "edited", "time", "call_time"}
         schema = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in keep}}
@@ -132,7 +144,7 @@ def test_full_run_all_endpoints(sim, tmp_path):
     for endpoint in ENDPOINTS:
         table = data / "out" / "tables" / f"{endpoint}.csv"
         header, records = rows(table)
-        assert header == expected_columns(endpoint), endpoint
+        assert header == expected_columns(endpoint, url=sim.url), endpoint
         assert len(records) == len(sim.records(endpoint)), endpoint
         manifest = json.loads(table.with_suffix(".csv.manifest").read_text())
         pk = ["id_call"] if endpoint == "activitiesCall" else ["name"]
@@ -171,7 +183,7 @@ def test_field_selection(sim, tmp_path):
     assert proc.returncode == 0, proc.stderr
     for item in config["parameters"]["data_selection"]["endpoints"]:
         header, records = rows(data / "out" / "tables" / f"{item['endpoint']}.csv")
-        assert header == expected_columns(item["endpoint"], item["fields"])
+        assert header == expected_columns(item["endpoint"], item["fields"], url=sim.url)
         assert len(records) == len(sim.records(item["endpoint"]))
     assert sorted(p.name for p in (data / "out" / "tables").glob("*.csv")) == ["contacts.csv", "tickets.csv"]
 
@@ -333,3 +345,190 @@ def test_test_connection_bad_credentials(sim, tmp_path):
     proc = run(config, tmp_path / "data", sim.url, timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.strip() and "nope-nope" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------------------------- configuration rows
+
+
+def manifest_of(table: Path) -> dict:
+    return json.loads(table.with_suffix(".csv.manifest").read_text())
+
+
+def manifest_key(manifest: dict) -> list[str]:
+    return [c["name"] for c in manifest["schema"] if c.get("primary_key")] or list(manifest.get("primary_key") or [])
+
+
+def test_row_config_full_then_incremental_load(sim, tmp_path):
+    """A Keboola configuration row (keys at the top level of `parameters`) gives the list shape's table."""
+    row = load_case("row_config")
+    first = run(row, tmp_path / "row1", sim.url)
+    assert first.returncode == 0, first.stderr
+    table = tmp_path / "row1" / "out" / "tables" / "tickets.csv"
+    header, records = rows(table)
+    assert header == expected_columns("tickets", row["parameters"]["fields"], url=sim.url)
+    assert len(records) == len(sim.records("tickets"))
+    manifest = manifest_of(table)
+    assert manifest["incremental"] is False and manifest_key(manifest) == ["name"]
+
+    listed = load_case("field_selection")  # the same endpoint, window and fields in the list shape
+    listed["parameters"]["data_selection"] = {
+        "date_from": row["parameters"]["date_from"],
+        "date_to": row["parameters"]["date_to"],
+        "endpoints": [{"endpoint": "tickets", "fields": row["parameters"]["fields"]}],
+    }
+    same = run(listed, tmp_path / "list", sim.url)
+    assert same.returncode == 0, same.stderr
+    assert rows(tmp_path / "list" / "out" / "tables" / "tickets.csv")[0] == header
+
+    state = json.loads((tmp_path / "row1" / "out" / "state.json").read_text())
+    incremental = copy.deepcopy(row)
+    incremental["parameters"]["destination"] = {"load_type": "incremental_load", "primary_key": ["name", "title"]}
+    changed = str(sim.records("tickets")[0]["name"])
+    sim.update("tickets", changed)
+    second = run(incremental, tmp_path / "row2", sim.url, state=state)
+    assert second.returncode == 0, second.stderr
+    table = tmp_path / "row2" / "out" / "tables" / "tickets.csv"
+    _, records = rows(table)
+    assert changed in {r["name"] for r in records}
+    assert len(records) < len(sim.records("tickets"))  # resumed from the bookmark
+    manifest = manifest_of(table)
+    assert manifest["incremental"] is True and manifest_key(manifest) == ["name", "title"]
+
+
+def test_row_primary_key_must_be_a_column(sim, tmp_path):
+    row = load_case("row_config")
+    row["parameters"]["destination"]["primary_key"] = ["name", "email"]
+    data = tmp_path / "data"
+    proc = run(row, data, sim.url)
+    assert proc.returncode == 1, proc.stderr
+    line = user_error_line(proc)
+    assert "primary key column 'email' of endpoint 'tickets' is not a column of its table" in line, line
+    assert "Traceback" not in proc.stderr
+    assert not list((data / "out" / "tables").glob("*.csv")) and not (data / "out" / "state.json").exists()
+
+
+def test_rows_of_different_endpoints_keep_their_own_tables_and_state(sim, tmp_path):
+    """Each row is its own job with its own data folder and state; neither touches the other's."""
+    tickets = load_case("row_config")
+    tickets["parameters"]["destination"]["load_type"] = "incremental_load"
+    contacts = copy.deepcopy(tickets)
+    contacts["parameters"] |= {"endpoint": "contacts", "fields": ["title", "firstname"]}
+    assert run(tickets, tmp_path / "tickets", sim.url).returncode == 0
+    assert run(contacts, tmp_path / "contacts", sim.url).returncode == 0
+    for endpoint in ("tickets", "contacts"):
+        out = tmp_path / endpoint / "out"
+        assert sorted(p.name for p in (out / "tables").iterdir()) == [f"{endpoint}.csv", f"{endpoint}.csv.manifest"]
+        state = json.loads((out / "state.json").read_text())
+        assert set(state["bookmarks"]) == {endpoint} and set(state["tables"]) == {endpoint}
+    # even a state shared by mistake keeps the other row's entries untouched
+    shared = json.loads((tmp_path / "tickets" / "out" / "state.json").read_text())
+    again = run(contacts, tmp_path / "contacts2", sim.url, state=shared)
+    assert again.returncode == 0, again.stderr
+    state = json.loads((tmp_path / "contacts2" / "out" / "state.json").read_text())
+    assert state["bookmarks"]["tickets"] == shared["bookmarks"]["tickets"]
+    assert state["tables"]["tickets"] == shared["tables"]["tickets"]
+    assert sorted(p.name for p in (tmp_path / "contacts2" / "out" / "tables").glob("*.csv")) == ["contacts.csv"]
+
+
+# ----------------------------------------------------------------------------------------------- rough edges
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "config.json is not valid JSON: "),
+        ("[1, 2]", "config.json must hold a JSON object, not an array."),
+        ('"parameters"', "config.json must hold a JSON object, not a string."),
+    ],
+)
+def test_malformed_config_json_is_one_line_exit_1(tmp_path, text, message):
+    data = tmp_path / "data"
+    proc = run({}, data, "unused", setup=lambda d: (d / "config.json").write_text(text), timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in user_error_line(proc)
+    assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_nested_objects_switch_keeps_earlier_columns(sim, tmp_path):
+    config = load_case("field_selection")
+    config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": "tickets", "fields": []}]
+    config["parameters"]["data_selection"]["nested_objects"] = "keys"
+    first = run(config, tmp_path / "keys", sim.url)
+    assert first.returncode == 0, first.stderr
+    keys_header, _ = rows(tmp_path / "keys" / "out" / "tables" / "tickets.csv")
+    state = json.loads((tmp_path / "keys" / "out" / "state.json").read_text())
+
+    config["parameters"]["data_selection"]["nested_objects"] = "full"
+    second = run(config, tmp_path / "full", sim.url, state=state)
+    assert second.returncode == 0, second.stderr
+    table = tmp_path / "full" / "out" / "tables" / "tickets.csv"
+    full_header, records = rows(table)
+    assert full_header[: len(keys_header)] == keys_header  # every earlier column kept, in its place
+    assert set(expected_columns("tickets", url=sim.url, nested_objects="full")) <= set(full_header)
+    assert [c["name"] for c in manifest_of(table)["schema"]] == full_header
+    assert json.loads((tmp_path / "full" / "out" / "state.json").read_text())["tables"]["tickets"]["columns"] == (
+        full_header
+    )
+    assert len(records) == len(sim.records("tickets"))
+
+
+def _declares_custom_fields(sim) -> bool:
+    try:
+        schema = discovered_schema("contacts", sim.url)
+    except Exception:
+        return False
+    return bool((schema["properties"].get("customFields") or {}).get("properties"))
+
+
+def test_custom_field_selection(sim, tmp_path):
+    if not _declares_custom_fields(sim):
+        pytest.xfail("the tap does not declare the instance's custom fields (customFields.properties) yet")
+    config = load_case("field_selection")
+    config["parameters"]["data_selection"]["endpoints"] = [
+        {"endpoint": "contacts", "fields": ["title", "customFields.email", "customFields.number"]}
+    ]
+    proc = run(config, tmp_path / "data", sim.url)
+    assert proc.returncode == 0, proc.stderr
+    header, records = rows(tmp_path / "data" / "out" / "tables" / "contacts.csv")
+    assert sorted(c for c in header if c.startswith("customFields")) == ["customFields_email", "customFields_number"]
+    assert {"name", "title", "edited"} <= set(header)
+    assert len(records) == len(sim.records("contacts"))
+    emails = [r["customFields_email"] for r in records if r["customFields_email"]]
+    assert emails and all(isinstance(json.loads(e), list) for e in emails if e.startswith("["))
+
+    listed = copy.deepcopy(config)
+    listed["action"] = "listFields"
+    fields = json.loads(run(listed, tmp_path / "list", sim.url, timeout=30).stdout)
+    assert {"customFields", "customFields.email", "customFields.number"} <= set(fields["contacts"])
+
+
+def test_list_fields_without_credentials_answers_static_names_with_a_warning(tmp_path):
+    config = load_case("list_fields")
+    config["action"] = "listFields"
+    config["parameters"]["connection"] = {"url": "https://unused.invalid"}
+    proc = run(config, tmp_path / "data", "unused", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    fields = json.loads(proc.stdout)
+    assert list(fields) == ["contacts", "activitiesCall"]
+    static = discovered_schema("contacts")  # the tap's own static schema, no credentials
+    assert [name for name in fields["contacts"] if "." not in name] == list(static["properties"])
+    assert "static fields" in proc.stdout + proc.stderr
+
+
+def test_channel_missing_on_the_instance_gives_an_empty_table(sim, tmp_path):
+    """A channel endpoint answering 404 (not licensed on this instance): header-only table, the run succeeds."""
+    config = load_case("field_selection")
+    config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": "activitiesSms"}, {"endpoint": "users"}]
+    sim.knobs.missing_endpoints = {"activitiesSms"}
+    try:
+        proc = run(config, tmp_path / "data", sim.url)
+        expected = expected_columns("activitiesSms", url=sim.url)
+    finally:
+        sim.knobs.missing_endpoints = set()
+    assert proc.returncode == 0, proc.stderr
+    table = tmp_path / "data" / "out" / "tables" / "activitiesSms.csv"
+    header, records = rows(table)
+    assert records == [] and header == expected
+    assert [c["name"] for c in manifest_of(table)["schema"]] == header
+    assert len(rows(tmp_path / "data" / "out" / "tables" / "users.csv")[1]) == len(sim.records("users"))

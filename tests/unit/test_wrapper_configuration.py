@@ -1,14 +1,18 @@
-"""Configuration validation: every bad input gives exactly one clear line; defaults follow the seed."""
+"""Configuration validation: every bad input gives exactly one clear line; defaults follow the production component."""
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from keboola_wrapper.configuration import ENDPOINTS, ConfigError, EndpointSelection, parse_config, parse_selection
+from keboola_wrapper.configuration import ConfigError, EndpointSelection, endpoint_names, parse_config, parse_selection
+from tap_daktela.endpoints import ENDPOINTS
 
+COMPONENT_CONFIG = Path(__file__).resolve().parents[2] / "component_config"
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 VALID = {
     "connection": {"url": "https://demo.daktela.com/", "username": "u", "#password": "p4ss-word"},
@@ -100,7 +104,7 @@ def test_batch_size_above_limit_is_capped_with_log(caplog):
         (
             "data_selection.endpoints",
             [{"endpoint": "calls"}],
-            "Unknown endpoint 'calls'; valid endpoints: " + ", ".join(ENDPOINTS) + ".",
+            "Unknown endpoint 'calls'; valid endpoints: " + ", ".join(endpoint_names()) + ".",
         ),
         ("data_selection.endpoints", [], "No endpoints selected: add at least one item to 'data_selection.endpoints'."),
         ("data_selection.endpoints", ["users", "users"], "Endpoint 'users' is configured more than once."),
@@ -146,3 +150,92 @@ def test_selection_only_needs_no_credentials():
         EndpointSelection("users"),
     )
     assert parse_selection({}) == ()
+
+
+ROW = {
+    "connection": VALID["connection"],
+    "advanced": {"max_concurrent_endpoints": 2},
+    "debug": False,
+    "endpoint": "tickets",
+    "date_from": "2024-06-01",
+    "date_to": "2024-06-10",
+    "fields": ["title", "customFields.email"],
+    "destination": {"load_type": "incremental_load", "primary_key": ["name"]},
+}
+
+
+def test_row_shape_gives_one_endpoint_with_its_window_and_load_type():
+    cfg = parse_config(ROW, now=NOW)
+    assert cfg.endpoints == (EndpointSelection("tickets", ("title", "customFields.email"), ("name",)),)
+    assert (cfg.date_from, cfg.date_to, cfg.incremental, cfg.max_concurrent_endpoints) == (
+        "2024-06-01",
+        "2024-06-10",
+        True,
+        2,
+    )
+    full = parse_config({**ROW, "destination": {"load_type": "full_load"}}, now=NOW)
+    assert full.incremental is False and full.endpoints[0].primary_key == ()
+    assert parse_selection(ROW) == cfg.endpoints
+
+
+def test_row_and_list_shape_give_the_same_config():
+    row = {key: value for key, value in ROW.items() if key != "destination"} | {"fields": ["title"]}
+    listed = {
+        "connection": ROW["connection"],
+        "advanced": ROW["advanced"],
+        "data_selection": {
+            "date_from": "2024-06-01",
+            "date_to": "2024-06-10",
+            "endpoints": [{"endpoint": "tickets", "fields": ["title"]}],
+        },
+    }
+    assert parse_config(row, now=NOW) == parse_config(listed, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"endpoint": "calls"}, "Unknown endpoint 'calls'; valid endpoints: "),
+        ({"endpoint": ""}, "Invalid configuration: 'endpoint' must name an endpoint."),
+        ({"date_from": "someday"}, "Invalid date in 'date_from': 'someday'"),
+        ({"date_from": "2024-06-20"}, "Invalid date range: 'date_from' (2024-06-20) is after 'date_to' (2024-06-10)."),
+        ({"fields": "title"}, "Invalid configuration: 'fields' of endpoint 'tickets' must be a list of field names."),
+        (
+            {"destination": {"load_type": "append"}},
+            "Invalid configuration: 'destination.load_type' must be one of full_load, incremental_load, got 'append'.",
+        ),
+        (
+            {"destination": {"primary_key": [1]}},
+            "Invalid configuration: 'destination.primary_key' must be a list of column names.",
+        ),
+        (
+            {"data_selection": {"endpoints": ["users"]}},
+            "Invalid configuration: give either a row's 'endpoint' or the list 'data_selection.endpoints', not both.",
+        ),
+        ({"nested_objects": "deep"}, "Invalid configuration: 'nested_objects' must be 'keys' or 'full', got 'deep'."),
+    ],
+)
+def test_bad_row_gives_one_line(change, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config({**ROW, **change}, now=NOW)
+    assert str(info.value).startswith(message)
+
+
+def test_nested_objects_and_ca_bundle():
+    assert parse_config(VALID, now=NOW).nested_objects == "keys"
+    cfg = parse_config(with_("data_selection.nested_objects", "full"), now=NOW)
+    assert cfg.nested_objects == "full"
+    with pytest.raises(ConfigError, match=r"'data_selection\.nested_objects' must be 'keys' or 'full', got 'deep'"):
+        parse_config(with_("data_selection.nested_objects", "deep"), now=NOW)
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    assert parse_config(with_("connection.ca_bundle", pem), now=NOW).ca_bundle == pem
+    assert parse_config(with_("connection.ca_bundle", ""), now=NOW).ca_bundle is None
+
+
+def test_config_schemas_list_every_endpoint_of_the_table():
+    names = [endpoint.name for endpoint in ENDPOINTS]
+    listed = json.loads((COMPONENT_CONFIG / "configSchema.json").read_text())
+    item = listed["properties"]["data_selection"]["properties"]["endpoints"]["items"]
+    assert sorted(item["properties"]["endpoint"]["enum"]) == sorted(names)
+    row = json.loads((COMPONENT_CONFIG / "configRowSchema.json").read_text())
+    assert sorted(row["properties"]["endpoint"]["enum"]) == sorted(names)

@@ -7,7 +7,7 @@ import json
 
 from keboola.component import CommonInterface
 
-from keboola_wrapper import output
+from keboola_wrapper import tables as output
 
 
 def test_sanitize_columns_valid_and_unique():
@@ -87,3 +87,22 @@ def test_merge_state_keeps_old_entries_and_old_bookmark_when_none_new():
     assert state["bookmarks"] == {"tickets": {"replication_key_value": "2"}, "users": {"x": 1}}
     assert state["tables"]["tickets"]["columns"] == ["name", "old", "new"]
     assert state["tables"]["users"] == {"columns": ["name"]}
+
+
+def test_clashing_source_names_get_a_suffix_and_one_warning_naming_both(caplog):
+    assert output.sanitize_columns(["name", "customFields_a-b", "customFields_a_b"], table="contacts") == [
+        "name",
+        "customFields_a_b",
+        "customFields_a_b_2",
+    ]
+    assert caplog.messages == [
+        "Table 'contacts': source fields 'customFields_a-b' and 'customFields_a_b' both give the column name "
+        "'customFields_a_b'; 'customFields_a_b' is written as 'customFields_a_b_2'."
+    ]
+    caplog.clear()
+    output.sanitize_columns(["a-b", "a_b"])  # without a table name: no warning (the same header is read again)
+    assert caplog.messages == []
+
+
+def test_missing_primary_key_columns():
+    assert output.missing_columns(["name", "Email", "phone"], ["name", "email"]) == ["phone"]

@@ -7,6 +7,7 @@ A table keeps every column an earlier run wrote (kept in the state), so downstre
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,8 @@ from typing import Any
 
 from keboola.component import CommonInterface
 from keboola.component.dao import BaseType, ColumnDefinition, SupportedDataTypes
+
+log = logging.getLogger(__name__)
 
 MAX_COLUMN_LENGTH = 64  # Keboola Storage limit on column names
 
@@ -25,20 +28,42 @@ def sanitize_column(name: str) -> str:
     return (clean or "column")[:MAX_COLUMN_LENGTH]
 
 
-def sanitize_columns(names: Iterable[str]) -> list[str]:
-    """Sanitize a header, keeping names unique (a numeric suffix on a clash)."""
+def sanitize_columns(names: Iterable[str], *, table: str | None = None) -> list[str]:
+    """Sanitize a header, keeping names unique.
+
+    When two source names give the same column name (e.g. `a-b` and `a_b`, or two names alike but for case, as
+    Storage compares column names case-insensitively), the first keeps it and each later one gets the lowest free
+    numeric suffix `_2`, `_3`, ... in header order, so the result is the same every run. With `table`, each
+    such clash is logged once, naming both source names.
+    """
     result: list[str] = []
-    used: set[str] = set()
+    owners: dict[str, str] = {}  # lower-cased column name -> source name that took it
     for name in names:
         candidate = base = sanitize_column(name)
         counter = 1
-        while candidate.lower() in used:  # Storage treats column names case-insensitively
+        while candidate.lower() in owners:
             counter += 1
             suffix = f"_{counter}"
             candidate = base[: MAX_COLUMN_LENGTH - len(suffix)] + suffix
-        used.add(candidate.lower())
+        if counter > 1 and table is not None:
+            log.warning(
+                "Table '%s': source fields '%s' and '%s' both give the column name '%s'; '%s' is written as '%s'.",
+                table,
+                owners[base.lower()],
+                name,
+                base,
+                name,
+                candidate,
+            )
+        owners[candidate.lower()] = name
         result.append(candidate)
     return result
+
+
+def missing_columns(wanted: Iterable[str], columns: Iterable[str]) -> list[str]:
+    """The names of `wanted` (sanitized like columns) that are not among `columns` (case-insensitively)."""
+    present = {c.lower() for c in columns}
+    return [name for name in wanted if sanitize_column(name).lower() not in present]
 
 
 def keboola_type(prop: Mapping[str, Any]) -> str:
