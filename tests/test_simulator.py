@@ -968,3 +968,22 @@ def test_https_with_trusting_and_untrusting_clients(tmp_path: Path) -> None:
             r = trusted.get(api(s, "whoim.json").replace("127.0.0.1", "localhost"), verify=str(ca), timeout=5)
             assert r.status_code == 200
         assert s.counters.by_status[200] == 4
+
+
+def test_knobs_apply_to_new_endpoints(fresh: DaktelaSimulator, http: requests.Session) -> None:
+    k = fresh.knobs
+    k.forbidden_endpoints = {"activitiesSms"}
+    assert get(http, fresh, "activitiesSms").status_code == 403
+    k.reject_date_filter = {"activitiesWeb"}
+    r = get(http, fresh, "activitiesWeb", {"filter[field]": "time", "filter[operator]": "gte", "filter[value]": "2024"})
+    assert r.status_code == 400 and "form" in r.json()["error"]
+    k.fail_endpoint = {"ticketsCategories": [503]}
+    assert get(http, fresh, "ticketsCategories").status_code == 503
+    n = len(fresh.records("campaignsTypes"))
+    k.mutations = [("insert", "campaignsTypes", None), ("delete", "activitiesFbm", None)]
+    assert get(http, fresh, "campaignsTypes").json()["result"]["total"] == n
+    assert get(http, fresh, "campaignsTypes").json()["result"]["total"] == n + 1
+    first = data(get(http, fresh, "activitiesFbm", {"sort": "time"}))[0]["name"]
+    second = data(get(http, fresh, "activitiesFbm", {"sort": "time"}))[0]["name"]
+    assert first != second and first not in {r["name"] for r in fresh.records("activitiesFbm")}
+    assert fresh.counters.list_requests["activitiesFbm"] == 2
