@@ -10,6 +10,7 @@ import threading
 import typing as t
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
 from tap_daktela.retries import send_with_retries
@@ -26,21 +27,87 @@ def api_url(base_url: str, path: str) -> str:
 
 
 def request(
-    method: str, url: str, *, verify_ssl: bool, timeout: float, max_tries: int = 4, base_seconds: float = 1.0, **kwargs
+    method: str,
+    url: str,
+    *,
+    verify_ssl: bool | str = True,
+    timeout: float,
+    max_tries: int = 4,
+    base_seconds: float = 1.0,
+    session: requests.Session | None = None,
+    **kwargs: t.Any,
 ) -> requests.Response:
-    """One API call outside the streams (login, whoim), retried like the streams' requests."""
+    """One API call outside the list reads (login, whoim), retried like them, except that a refused connection
+    or an unknown host fails at once: before any data flows that is almost always a wrong URL."""
     base = url.split("/api/v6/", 1)[0]
+    send = session.request if session is not None else requests.request
+    if session is None:
+        kwargs["verify"] = verify_ssl
+    else:
+        kwargs["auth"] = _no_auth  # the SDK sets the streams' authenticator on the shared session
     try:
         return send_with_retries(
-            lambda: requests.request(method, url, timeout=timeout, verify=verify_ssl, **kwargs),
+            lambda: send(method, url, timeout=timeout, **kwargs),
             max_tries=max_tries,
             base_seconds=base_seconds,
             what=url.rsplit("/", 1)[-1],
+            give_up=_unreachable,
         )
     except requests.exceptions.SSLError as exc:
-        raise DaktelaConnectionError(f"TLS certificate check failed for {base} (set verify_ssl to false?)") from exc
+        raise DaktelaConnectionError(f"TLS certificate check failed for {base}: {_ssl_reason(exc)}") from exc
     except requests.exceptions.RequestException as exc:
-        raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {type(exc).__name__}") from exc
+        raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {_connection_reason(exc)}") from exc
+
+
+def _no_auth(prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+    return prepared
+
+
+def _unreachable(exc: Exception) -> bool:
+    """A refused connection or a host name that does not resolve: retrying will not help."""
+    return (
+        isinstance(exc, requests.exceptions.ConnectionError)
+        and not isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ConnectTimeout))
+        and any(isinstance(cause, NewConnectionError) for cause in _causes(exc))
+    )
+
+
+def _causes(exc: BaseException) -> t.Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack += [current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+
+
+def _connection_reason(exc: Exception) -> str:
+    if any(isinstance(cause, NameResolutionError) for cause in _causes(exc)):
+        return "unknown host (check the url)"
+    if any(isinstance(cause, NewConnectionError) for cause in _causes(exc)):
+        return "connection refused (check the url)"
+    return type(exc).__name__
+
+
+def _ssl_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in (
+        "self-signed certificate in certificate chain",
+        "self-signed certificate",
+        "unable to get local issuer certificate",
+        "certificate has expired",
+        "Hostname mismatch",
+        "CERTIFICATE_VERIFY_FAILED",
+    ):
+        if marker.lower() in text.lower():
+            return f"{marker}; set ca_bundle to your CA's PEM file, or verify_ssl to false"
+    return "the certificate is not trusted; set ca_bundle to your CA's PEM file, or verify_ssl to false"
 
 
 def login(
@@ -48,10 +115,11 @@ def login(
     username: str,
     password: str,
     *,
-    verify_ssl: bool = True,
+    verify_ssl: bool | str = True,
     timeout: float = 30,
     max_tries: int = 4,
     base_seconds: float = 1.0,
+    session: requests.Session | None = None,
 ) -> str:
     """Log in with `POST /api/v6/login.json` and return the access token."""
     response = request(
@@ -62,6 +130,7 @@ def login(
         timeout=timeout,
         max_tries=max_tries,
         base_seconds=base_seconds,
+        session=session,
     )
     if response.status_code in (401, 403):
         raise DaktelaAuthError(f"login to {url} as {username!r} failed: wrong username or password")
@@ -77,7 +146,7 @@ def login(
     return token
 
 
-def whoim(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30, **retry: t.Any) -> dict:
+def whoim(url: str, token: str, *, verify_ssl: bool | str = True, timeout: float = 30, **retry: t.Any) -> dict:
     """The whole `GET whoim.json` answer (its envelope carries the instance's `_timezone`)."""
     response = request(
         "GET",
@@ -100,7 +169,7 @@ def whoim(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30,
     return body
 
 
-def whoami(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30) -> dict:
+def whoami(url: str, token: str, *, verify_ssl: bool | str = True, timeout: float = 30) -> dict:
     """Return the user the token belongs to (`GET whoim.json`); a null user means the token is not valid."""
     user = whoim(url, token, verify_ssl=verify_ssl, timeout=timeout)["result"].get("user")
     if not user:
@@ -109,9 +178,8 @@ def whoami(url: str, token: str, *, verify_ssl: bool = True, timeout: float = 30
 
 
 def request_settings(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The tap settings that govern a single request (TLS, timeout, retries)."""
+    """The tap settings that govern a single request (timeout, retries); TLS comes with the session."""
     return {
-        "verify_ssl": config.get("verify_ssl", True),
         "timeout": float(config.get("request_timeout", 300)),
         "max_tries": int(config.get("max_retries", 5)) + 1,
         "base_seconds": float(config.get("backoff_base_seconds", 1.0)),
@@ -121,8 +189,10 @@ def request_settings(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 class TokenProvider:
     """Holds the current token, shared by every stream of the tap; logs in again when told the token expired."""
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, config: t.Mapping[str, t.Any], session: t.Callable[[], requests.Session]) -> None:
+        """`session`: the run's HTTP session (asked for only when a login is needed)."""
         self._config = config
+        self._session = session
         self._lock = threading.Lock()
         self._token: str | None = config.get("access_token") or None
 
@@ -153,6 +223,7 @@ class TokenProvider:
             self._config["url"],
             self._config["username"],
             self._config["password"],
+            session=self._session(),
             **request_settings(self._config),
         )
 

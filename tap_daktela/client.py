@@ -1,121 +1,65 @@
-"""The Daktela REST stream: requests, errors, retries, parsing and record shaping shared by every endpoint."""
+"""The Daktela REST stream: what the SDK asks of a stream, plus how one endpoint's list is requested and read.
+
+Run-wide values (token, HTTP session, time zone, `start_date`/`end_date`, what the instance supports) live on the
+tap; paging is `paging.ListReader`, decoding `pages`, window arithmetic `window`, record shaping `shaping`.
+"""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import typing as t
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cached_property
 
-import msgspec
-import orjson
 import pendulum
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
 from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
-from tap_daktela.dates import LocalTimeConverter, ceil_to_second, to_daktela
+from tap_daktela.dates import LocalTimeConverter
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
 from tap_daktela.memory import release_free_memory
-from tap_daktela.paging import KeysetPaginator, ListReader, Page
+from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_text
+from tap_daktela.paging import ListReader, Page
 from tap_daktela.query import ListQuery, condition
+from tap_daktela.references import references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
-from tap_daktela.shaping import RecordShaper
+from tap_daktela.shaping import CUSTOM_FIELDS, RecordShaper
+from tap_daktela.window import local_bounds, read_start, within
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-SPOOL_IN_MEMORY = 2 * 1024 * 1024  # bytes of a waiting page kept in memory before it spills to a temp file
+    from tap_daktela.tap import TapDaktela
 
 
 class DateFilterRejected(Exception):
-    """The endpoint answered 400 to a filter on its date field (a known quirk of some activities endpoints)."""
+    """The endpoint answered 400 to a request that filtered on its date field (a known quirk of some activities
+    endpoints)."""
 
 
-def error_text(body: bytes) -> str:
-    """The `error` part of a Daktela error body, as one short line."""
-    try:
-        error = orjson.loads(body).get("error")
-    except (orjson.JSONDecodeError, AttributeError):
-        return ""
-    if isinstance(error, list):
-        text = "; ".join(str(item) for item in error)
-    elif isinstance(error, dict):
-        text = orjson.dumps(error).decode()
-    else:
-        text = str(error or "")
-    return " ".join(text.split())[:300]
-
-
-class _ListResult(msgspec.Struct):
-    data: list[msgspec.Raw] | dict[str, msgspec.Raw]
-    total: int | str
-
-
-class _ListEnvelope(msgspec.Struct):
-    result: _ListResult | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(_ListEnvelope)
-
-
-class RawRecords:
-    """Reads raw records: only their sort key while paging, the whole record when it is emitted."""
-
-    def __init__(self, key_fields: tuple[str, ...]) -> None:
-        self.key_fields = key_fields
-        key_type = msgspec.defstruct("RecordKey", [(field, t.Any, None) for field in key_fields])
-        self._key_decoder = msgspec.json.Decoder(key_type)
-
-    def key(self, raw: msgspec.Raw) -> tuple[t.Any, ...]:
-        decoded = self._key_decoder.decode(raw)
-        return tuple(getattr(decoded, field) for field in self.key_fields)
-
-    def record(self, raw: msgspec.Raw) -> dict:
-        return orjson.loads(memoryview(raw))
-
-
-class SpooledPage:
-    """A response body waiting to be parsed: in memory up to `SPOOL_IN_MEMORY`, in a temp file beyond."""
-
-    def __init__(self, stream: DaktelaStream, query: ListQuery, response: requests.Response) -> None:
-        self.stream = stream
-        self.query = query
-        self.body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-        for chunk in response.iter_content(chunk_size=1024 * 1024):
-            self.body.write(chunk)
-
-    def content(self) -> bytes:
-        self.body.seek(0)
-        content = self.body.read()
-        self.body.close()
-        return content
-
-    def load(self) -> Page:
-        try:
-            return self.stream.parse_page(self.content())
-        except RetriableAPIError as exc:
-            # A body that does not parse (cut short, say) is fetched again, with the usual retries.
-            self.stream.logger.warning("%s; fetching the page again", exc)
-            return self.stream.fetch_page(self.query)
+class EndpointMissing(DaktelaAPIError):
+    """The instance answered 404 for the endpoint (for a messaging channel: the channel is not set up)."""
 
 
 class DaktelaStream(RESTStream):
     """One Daktela list endpoint (`GET /api/v6/<endpoint>.json`), read by `paging.ListReader`."""
 
-    endpoint: Endpoint
+    endpoint: t.ClassVar[Endpoint]
+    static_schema: t.ClassVar[dict]  # the committed schema; the tap passes each stream its schema for the run
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are shaped to the schema by RecordShaper
     STATE_MSG_FREQUENCY = 5000
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: TapDaktela, schema: dict | None = None) -> None:
+        super().__init__(tap=tap, schema=schema)
+        self.daktela = tap  # the run: token, session, time zone, window, what the instance supports
         self.date_filter_fallback = False
+        self._sampled = False
 
     # --- what the SDK asks of a REST stream ---------------------------------------------------------------
 
@@ -133,7 +77,12 @@ class DaktelaStream(RESTStream):
 
     @property
     def authenticator(self) -> DaktelaAuthenticator:
-        return DaktelaAuthenticator(self._tap.token_provider)  # type: ignore[attr-defined]
+        return DaktelaAuthenticator(self.daktela.token_provider)
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The run's one session (TLS settings, a pool sized to `max_concurrent_requests`), see `session`."""
+        return self.daktela.http_session
 
     @property
     def is_sorted(self) -> bool:
@@ -151,22 +100,8 @@ class DaktelaStream(RESTStream):
     def concurrency(self) -> int:
         return max(1, int(self.config.get("max_concurrent_requests", 10)))
 
-    @property
-    def requests_session(self) -> requests.Session:
-        if not self._requests_session:
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency + 2)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.verify = self.config.get("verify_ssl", True)
-            self._requests_session = session
-        return self._requests_session
-
     def get_url_params(self, context: Context | None, next_page_token: ListQuery | None) -> list[tuple[str, str]]:  # type: ignore[override]
         return (next_page_token or self.base_query()).params()
-
-    def get_new_paginator(self) -> KeysetPaginator:
-        return KeysetPaginator(self.base_query(), self.key_fields, self.codec.key)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -180,12 +115,9 @@ class DaktelaStream(RESTStream):
 
     def backoff_handler(self, details: t.Any) -> None:
         exception = details.get("exception")
+        reason = str(exception) if isinstance(exception, RetriableAPIError) else f"{type(exception).__name__}"
         self.logger.warning(
-            "%s: %s; retry %d in %.1f s",
-            self.name,
-            _describe(exception),
-            details.get("tries", 0),
-            details.get("wait", 0.0),
+            "%s: %s; retry %d in %.1f s", self.name, reason, details.get("tries", 0), details.get("wait", 0.0)
         )
 
     def validate_response(self, response: requests.Response) -> None:
@@ -201,80 +133,64 @@ class DaktelaStream(RESTStream):
         if status == 403:
             raise DaktelaAPIError(f"no rights for endpoint '{self.name}' (HTTP 403){suffix}")
         if status == 404:
-            raise DaktelaAPIError(f"endpoint '{self.name}' does not exist on this instance (HTTP 404)")
-        if status == 400 and self._has_date_filter(response) and not self.date_filter_fallback:
-            raise DateFilterRejected(detail)
+            raise EndpointMissing(f"endpoint '{self.name}' does not exist on this instance (HTTP 404)")
         raise DaktelaAPIError(f"endpoint '{self.name}' rejected the request (HTTP {status}){suffix}")
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        return [self.codec.record(raw) for raw in self.parse_page(response.content).raws]
+    # --- requests -----------------------------------------------------------------------------------------
 
-    # --- reading -----------------------------------------------------------------------------------------
-
-    def parse_page(self, content: bytes) -> Page:
-        """Decode a list envelope, leaving each record as raw JSON until it is emitted.
-
-        `data` may be a list or an object keyed by record name, `total` an int or a numeric string.
-        """
-        try:
-            envelope = _ENVELOPE.decode(content)
-        except msgspec.ValidationError:
-            envelope = None
-        except msgspec.DecodeError as exc:
-            raise RetriableAPIError(f"endpoint '{self.name}' returned malformed JSON ({exc})") from exc
-        result = envelope.result if envelope is not None else None
-        if result is None or not _is_count(result.total):
-            raise DaktelaAPIError(
-                f"endpoint '{self.name}' returned an unknown envelope (expected result.data and result.total)"
-            )
-        raws = list(result.data.values()) if isinstance(result.data, dict) else result.data
-        return Page(raws=raws, total=int(result.total))
-
-    @property
-    def codec(self) -> RawRecords:
-        return RawRecords(self.key_fields)  # the key changes in the date-filter fallback
-
-    def _send(self, query: ListQuery) -> SpooledPage:
+    def send_list_request(self, query: ListQuery) -> SpooledBody:
         """One GET of the list, with one fresh login when a login-issued token has expired."""
         for attempt in (1, 2):
-            prepared = self.prepare_request(None, query)
-            prepared = self.authenticator(prepared)
+            prepared = self.authenticator(self.prepare_request(None, query))
             response = self.requests_session.send(prepared, timeout=self.timeout, stream=True)
             try:
-                if response.status_code == 401 and attempt == 1:
-                    refused = prepared.headers.get(TOKEN_HEADER)
-                    if self._tap.token_provider.refresh(refused):  # type: ignore[attr-defined]
-                        self.logger.info("%s: the token expired; logged in again", self.name)
-                        continue
+                refused = response.status_code == 401 and attempt == 1
+                if refused and self.daktela.token_provider.refresh(prepared.headers.get(TOKEN_HEADER)):
+                    self.logger.info("%s: the token expired; logged in again", self.name)
+                    continue
+                if response.status_code == 400 and self._filters_on_date(query):
+                    raise DateFilterRejected(error_text(response.content))
                 self.validate_response(response)
-                return SpooledPage(self, query, response)
+                return SpooledBody(response, self.decode, lambda: self._refetch(query))
             finally:
                 response.close()
         raise AssertionError("unreachable")
 
-    def fetch(self, query: ListQuery) -> SpooledPage:
-        """Fetch a page now and parse it later (pages fetched ahead wait compactly)."""
-        return self.request_decorator(self._send)(query)
+    def fetch_body(self, query: ListQuery) -> SpooledBody:
+        """Request a page now and decode it later (pages fetched ahead wait compactly), with retries."""
+        return self.request_decorator(self.send_list_request)(query)
 
     def fetch_page(self, query: ListQuery) -> Page:
-        """Fetch and parse a page, retrying both (a malformed body is retried like a 5xx)."""
-        return self.request_decorator(lambda q: self.parse_page(self._send(q).content()))(query)
+        """Request and decode a page, retrying both (a malformed body is retried like a 5xx)."""
+        return self.request_decorator(lambda q: self.decode(self.send_list_request(q).content()))(query)
+
+    def decode(self, content: bytes) -> Page:
+        return decode_list(content, self.name)
+
+    def _refetch(self, query: ListQuery) -> Page:
+        self.logger.warning("%s: a page did not decode; fetching it again", self.name)
+        return self.fetch_page(query)
+
+    def _filters_on_date(self, query: ListQuery) -> bool:
+        """Whether the request filtered on the replication key (only then can a 400 be the date-filter quirk)."""
+        return (
+            bool(self.replication_key)
+            and not self.date_filter_fallback
+            and any(f.get("field") == self.replication_key for f in query.filters)
+        )
 
     def read_list(self, query: ListQuery) -> t.Iterator[dict]:
         reader = ListReader(
-            self.fetch_page, self.fetch, self.codec, query, self.key_fields, self.concurrency, release_free_memory
+            self.fetch_page,
+            self.fetch_body,
+            self.decoder,
+            query,
+            self.key_fields,
+            self.concurrency,
+            release_free_memory,
         )
-        try:
+        with self.api_errors():
             yield from reader.records()
-        except requests.exceptions.RequestException as exc:
-            raise DaktelaConnectionError(
-                f"cannot reach Daktela at {self.config['url']} for endpoint '{self.name}' after "
-                f"{self.backoff_max_tries()} tries: {type(exc).__name__}"
-            ) from exc
-        except RetriableAPIError as exc:
-            raise DaktelaAPIError(f"giving up after {self.backoff_max_tries()} tries: {exc}") from exc
-        except FatalAPIError as exc:
-            raise DaktelaAPIError(str(exc)) from exc
         self.logger.info(
             "%s: %d requests (%d gap re-reads)%s",
             self.name,
@@ -282,6 +198,10 @@ class DaktelaStream(RESTStream):
             reader.repairs,
             " in date-filter fallback" if self.date_filter_fallback else "",
         )
+
+    def api_errors(self) -> t.ContextManager[None]:
+        """Turn what is left after the retries into one clear line."""
+        return _api_errors(self)
 
     # --- queries ------------------------------------------------------------------------------------------
 
@@ -292,62 +212,93 @@ class DaktelaStream(RESTStream):
             return (self.replication_key, pk)
         return (pk,)
 
+    @property
+    def decoder(self) -> RecordDecoder:
+        return RecordDecoder(self.key_fields)  # the key changes in the date-filter fallback
+
     @cached_property
-    def requested_fields(self) -> tuple[str, ...]:
-        """`fields[]` pushdown: only the selected top-level properties (keys always), or all when all are."""
-        properties = list(self.schema["properties"])
-        selected = [name for name in properties if self.mask.get(("properties", name), True)]
-        keys = [self.endpoint.primary_key, *([self.replication_key] if self.replication_key else [])]
-        wanted = [name for name in properties if name in selected or name in keys]
-        return () if len(wanted) == len(properties) else tuple(wanted)
+    def selected_properties(self) -> list[str]:
+        """Top-level properties to emit, in schema order: the selected ones and the keys."""
+        keys = {self.endpoint.primary_key, *([self.replication_key] if self.replication_key else [])}
+        return [
+            name
+            for name in self.effective_schema["properties"]
+            if name in keys or self.mask.get(("properties", name), True)
+        ]
+
+    def dotted(self, name: str) -> list[str] | None:
+        """`user.name`, `user.title` for a nested object declared with scalar fields only (a reference kept as
+        keys, say): asking Daktela for just those fields saves rendering and sending the whole record."""
+        prop = self.effective_schema["properties"][name]
+        children = prop.get("properties") or {}
+        if name == CUSTOM_FIELDS or not children:
+            return None
+        if any(set(_types(child)) & {"object", "array"} or not _types(child) for child in children.values()):
+            return None
+        return [f"{name}.{child}" for child in children]
+
+    def requested_fields(self, dotted_ok: bool) -> tuple[str, ...]:
+        """`fields[]` pushdown: the selected top-level properties (keys always), nested keys dotted when the
+        instance honours that; none (everything) when everything is wanted whole."""
+        wanted: list[str] = []
+        for name in self.selected_properties:
+            parts = self.dotted(name) if dotted_ok else None
+            wanted += parts or [name]
+        if wanted == list(self.effective_schema["properties"]):
+            return ()
+        return tuple(wanted)
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of the bookmark and `start_date`; the SDK's version cannot read phrases like `7 days ago`."""
-        start = self._tap.start_date  # type: ignore[attr-defined]
+        start = self.daktela.start_date
         if start is None or pendulum.parse(str(value)) >= start:
             return value
         return start.isoformat()
 
-    def window(self, context: Context | None) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
-        """The [start, end) window of this run in the instance zone; None means unbounded."""
-        tap = self._tap
+    def sync_window(self, context: Context | None) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
+        """The [start, end) of this run's read in the instance zone; None means unbounded."""
         start = None
         if self.replication_key:
             bookmark = self.get_starting_replication_key_value(context)
-            if bookmark and self.stream_state.get("replication_key_value") == bookmark:
-                start = pendulum.parse(str(bookmark))
-                if self.endpoint.created_key:
-                    start = start.subtract(days=float(self.config.get("lookback_window_days", 1)))
-                    if tap.start_date is not None:  # type: ignore[attr-defined]
-                        start = max(start, tap.start_date)  # type: ignore[attr-defined]
-            else:
-                start = tap.start_date  # type: ignore[attr-defined]
-        return start, tap.end_date  # type: ignore[attr-defined]
+            if not (bookmark and self.stream_state.get("replication_key_value") == bookmark):
+                bookmark = None  # the SDK answers start_date when there is no bookmark
+            start = read_start(
+                bookmark,
+                self.daktela.start_date,
+                lookback_days=float(self.config.get("lookback_window_days", 1)),
+                created_key=self.endpoint.created_key,
+            )
+        return start, self.daktela.end_date
 
-    def base_query(self, context: Context | None = None) -> ListQuery:
+    def base_query(self, context: Context | None = None, *, dotted_ok: bool = False) -> ListQuery:
         filters = []
-        start, end = self.window(context)
         if self.replication_key and not self.date_filter_fallback:
-            tz = self._tap.timezone  # type: ignore[attr-defined]
-            if start is not None:
-                filters.append(condition(self.replication_key, "gte", to_daktela(start, tz)))
-            if end is not None:
-                filters.append(condition(self.replication_key, "lt", to_daktela(ceil_to_second(end), tz)))
+            low, high = local_bounds(*self.sync_window(context), self.daktela.timezone)
+            if low is not None:
+                filters.append(condition(self.replication_key, "gte", low))
+            if high is not None:
+                filters.append(condition(self.replication_key, "lt", high))
         return ListQuery(
             filters=tuple(filters),
             sort=self.key_fields,
-            fields=self.requested_fields,
-            take=self._tap.page_size,  # type: ignore[attr-defined]
+            fields=self.requested_fields(dotted_ok),
+            take=self.daktela.page_size,
         )
 
-    def _has_date_filter(self, response: requests.Response) -> bool:
-        return bool(self.replication_key) and f"={self.replication_key}&" in requests.utils.unquote(
-            response.request.url or ""
-        )
+    # --- reading ------------------------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        query = self.base_query(context)
         try:
+            yield from self._records(context)
+        except EndpointMissing as exc:
+            if not self.endpoint.channel:
+                raise
+            self.logger.warning("%s: %s; the channel is not set up there, so the stream is empty", self.name, exc)
+        self._warn_undeclared()
+
+    def _records(self, context: Context | None) -> t.Iterator[dict]:
+        try:
+            query = self._prepared_query(context)
             yield from self.read_list(query)
             return
         except DateFilterRejected as exc:
@@ -359,31 +310,101 @@ class DaktelaStream(RESTStream):
                 f": {exc}" if str(exc) else "",
             )
         self.date_filter_fallback = True
-        start, end = self.window(context)
-        tz = self._tap.timezone  # type: ignore[attr-defined]
-        low = to_daktela(start, tz) if start is not None else None
-        high = to_daktela(ceil_to_second(end), tz) if end is not None else None
-        for record in self.read_list(replace(self.base_query(context), filters=())):
-            value = record.get(self.replication_key)
-            if value is None or (low is not None and value < low) or (high is not None and value >= high):
-                continue
-            yield record
+        low, high = local_bounds(*self.sync_window(context), self.daktela.timezone)
+        for record in self.read_list(self._prepared_query(context)):
+            if within(record.get(self.replication_key), low, high):  # type: ignore[arg-type]
+                yield record
+
+    def _prepared_query(self, context: Context | None) -> ListQuery:
+        """The list query; before the first one, one record is read whole to see the fields the instance sends
+        (an outdated catalog then says what it misses), and, when nested keys could be asked for by dotted
+        `fields[]`, whether the instance honours them (probed once per run)."""
+        plain = self.base_query(context)
+        dotted = self.base_query(context, dotted_ok=True)
+        if not plain.fields and not dotted.fields:
+            return plain  # whole records: the shaper sees every field they carry
+        if not self._sampled:
+            self._sampled = True
+            with self.api_errors():
+                sample = self.fetch_page(replace(plain, fields=(), take=1))
+            for raw in sample.raws:
+                self.shaper.note_undeclared(self.decoder.record(raw))
+            if not sample.raws:
+                return plain
+        if dotted.fields == plain.fields:
+            return plain
+        return dotted if self.daktela.dotted_fields_honoured(self, dotted) else plain
+
+    def probe_dotted_fields(self, query: ListQuery) -> bool | None:
+        """One record with dotted `fields[]`: True when each nested object came back with exactly the asked
+        fields, False when it came back whole or not at all, None when the record cannot tell (all null)."""
+        with self.api_errors():
+            page = self.fetch_page(replace(query, take=1))
+        if not page.raws:
+            return None
+        record = self.decoder.record(page.raws[0])
+        asked: dict[str, set[str]] = {}
+        for field in query.fields:
+            parent, _, child = field.partition(".")
+            if child:
+                asked.setdefault(parent, set()).add(child)
+        proven = False
+        for parent, children in asked.items():
+            if parent not in record:
+                return False
+            value = record[parent]
+            if isinstance(value, dict):
+                if not set(value) <= children or not value:
+                    return False
+                proven = True
+            elif value is not None:
+                return False
+        return True if proven else None
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK announces every failure as "An unhandled error occurred while syncing"; the tap's own one-line
+        reason follows it, so that announcement goes to the debug log."""
+        if message.startswith("An unhandled error occurred"):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        self.shaper.note_undeclared(row)
         return self.shaper(row)
 
     @cached_property
     def shaper(self) -> RecordShaper:
-        selected = {name for name in self.schema["properties"] if self.mask[("properties", name)]}
-        converter = LocalTimeConverter(self._tap.timezone)  # type: ignore[attr-defined]
-        return RecordShaper(self.schema, converter, selected, flat=bool(self.config.get("flatten_records")))
+        selected = set(self.selected_properties)
+
+        def is_selected(crumb: tuple[str, ...]) -> bool:
+            if len(crumb) == 1:
+                return crumb[0] in selected
+            return self.mask.get(_breadcrumb(crumb), True)
+
+        return RecordShaper(
+            self.effective_schema,
+            LocalTimeConverter(self.daktela.timezone),
+            is_selected,
+            flat=bool(self.config.get("flatten_records")),
+            references=references(self.name),
+        )
+
+    def _warn_undeclared(self) -> None:
+        if self.shaper.undeclared:
+            self.logger.warning(
+                "%s: the instance sends fields the catalog does not declare, so they were not extracted: %s. "
+                "Run discovery again (tap-daktela --discover) to get them.",
+                self.name,
+                ", ".join(sorted(self.shaper.undeclared)),
+            )
 
     def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
         """RECORD messages for a record that `RecordShaper` already projected to the selected properties.
 
-        The SDK's version walks every nested key of every record against the selection mask; for Daktela's
-        deeply expanded records that walk was two thirds of the tap's CPU time, and the shaper has already done
-        the (top-level) selection. Stream maps still apply.
+        This overrides a private SDK method because no public hook skips the SDK's own selection walk: it visits
+        every nested key of every record against the selection mask, and for Daktela's deeply expanded records
+        that walk was two thirds of the tap's CPU time; the shaper has already done the selection. Stream maps
+        still apply.
         """
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
@@ -392,22 +413,48 @@ class DaktelaStream(RESTStream):
                     stream=stream_map.stream_alias,
                     record=mapped,
                     version=self._stream_version,
-                    time_extracted=utc_now(),
+                    time_extracted=datetime.now(UTC),
                 )
 
 
-def _is_count(value: t.Any) -> bool:
-    if isinstance(value, bool):
+def _types(schema: dict) -> list[str]:
+    kind = schema.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
+
+
+def _breadcrumb(crumb: tuple[str, ...]) -> tuple[str, ...]:
+    """`("customFields", "vin")` -> `("properties", "customFields", "properties", "vin")` (catalog metadata)."""
+    out: tuple[str, ...] = ()
+    for part in crumb:
+        out += ("properties", part)
+    return out
+
+
+class _api_errors:
+    """What is left after the retries, as one clear line."""
+
+    def __init__(self, stream: DaktelaStream) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, traceback: t.Any) -> bool:
+        stream = self.stream
+        if isinstance(exc, requests.exceptions.SSLError):
+            raise DaktelaConnectionError(
+                f"TLS certificate check failed for {stream.config['url']}: {stream.daktela.certificate_hint}"
+            ) from exc
+        if isinstance(exc, requests.exceptions.RequestException):
+            raise DaktelaConnectionError(
+                f"cannot reach Daktela at {stream.config['url']} for endpoint '{stream.name}' after "
+                f"{stream.backoff_max_tries()} tries: {type(exc).__name__}"
+            ) from exc
+        if isinstance(exc, RetriableAPIError):
+            raise DaktelaAPIError(f"giving up after {stream.backoff_max_tries()} tries: {exc}") from exc
+        if isinstance(exc, FatalAPIError):
+            raise DaktelaAPIError(str(exc)) from exc
         return False
-    if isinstance(value, int):
-        return value >= 0
-    return isinstance(value, str) and value.strip().isdigit()
-
-
-def _describe(exception: t.Any) -> str:
-    if isinstance(exception, RetriableAPIError):
-        return str(exception)
-    return f"{type(exception).__name__} talking to Daktela"
 
 
 logging.getLogger("urllib3").setLevel(logging.WARNING)

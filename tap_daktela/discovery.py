@@ -33,7 +33,7 @@ if t.TYPE_CHECKING:
 
 SAMPLE_SIZE = 100
 SAMPLE_TIMEOUT = 30.0  # seconds per sample request, at most
-PARALLEL_SAMPLES = 8
+PARALLEL_SAMPLES = 8  # at most, and never more than max_concurrent_requests
 _DAKTELA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
@@ -165,7 +165,8 @@ def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict
         except (requests.RequestException, ValueError) as exc:
             unreachable.append(f"{endpoint} ({type(exc).__name__})")
 
-    with ThreadPoolExecutor(max_workers=PARALLEL_SAMPLES, thread_name_prefix="discover") as pool:
+    parallel = max(1, min(PARALLEL_SAMPLES, int(tap.config.get("max_concurrent_requests", 10))))
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="discover") as pool:
         list(pool.map(one, static))
     if unreachable:
         tap.logger.warning(

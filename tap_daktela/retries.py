@@ -63,9 +63,15 @@ RETRIABLE_EXCEPTIONS = (
 
 
 def send_with_retries(
-    send: t.Callable[[], requests.Response], *, max_tries: int, base_seconds: float, what: str = "request"
+    send: t.Callable[[], requests.Response],
+    *,
+    max_tries: int,
+    base_seconds: float,
+    what: str = "request",
+    give_up: t.Callable[[Exception], bool] = lambda exc: False,
 ) -> requests.Response:
-    """Call `send` until it answers with something other than a retriable status or connection error."""
+    """Call `send` until it answers with something other than a retriable status or connection error;
+    `give_up` names errors not worth a retry."""
 
     def attempt() -> requests.Response:
         response = send()
@@ -82,6 +88,7 @@ def send_with_retries(
         lambda: wait_times(base_seconds),
         RETRIABLE_EXCEPTIONS,
         max_tries=max_tries,
+        giveup=give_up,
         jitter=jitter,
         logger=None,
         on_backoff=log_retry,

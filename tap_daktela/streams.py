@@ -26,7 +26,7 @@ def stream_class(endpoint: Endpoint) -> type[DaktelaStream]:
             "name": endpoint.name,
             "primary_keys": (endpoint.primary_key,),
             "replication_key": endpoint.replication_key,
-            "schema": load_schema(endpoint.name),
+            "static_schema": load_schema(endpoint.name),
         },
     )
 

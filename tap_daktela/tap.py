@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import typing as t
 from functools import cached_property
 from pathlib import Path
 
 import pendulum
+import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -17,8 +19,11 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_daktela.auth import TokenProvider, request_settings, whoim
 from tap_daktela.client import DaktelaStream
 from tap_daktela.dates import parse_date_setting
+from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
-from tap_daktela.output import DaktelaWriter
+from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
+from tap_daktela.session import build_session, certificate_hint, tls_verify
+from tap_daktela.singer_writer import DaktelaWriter
 from tap_daktela.streams import STREAM_TYPES
 
 DEFAULT_TIMEZONE = "Europe/Prague"
@@ -73,7 +78,18 @@ class TapDaktela(Tap):
             default=1,
             description="Days before the bookmark re-read by streams keyed on a creation time (activities*)",
         ),
-        th.Property("verify_ssl", th.BooleanType, default=True, description="Check the TLS certificate"),
+        th.Property(
+            "verify_ssl",
+            th.BooleanType,
+            default=True,
+            description="Check the TLS certificate (false: no check, said once in the log)",
+        ),
+        th.Property(
+            "ca_bundle",
+            th.StringType,
+            description="Path to a PEM file of CA certificates to trust (a private CA of an on-premises instance). "
+            "Default: REQUESTS_CA_BUNDLE or SSL_CERT_FILE when set, else the certifi bundle",
+        ),
         th.Property("request_timeout", th.IntegerType, default=300, description="Seconds per request"),
         th.Property("max_retries", th.IntegerType, default=5, description="Retries of a failed request"),
         th.Property(
@@ -87,11 +103,22 @@ class TapDaktela(Tap):
             th.BooleanType,
             default=False,
             description="Emit flat records for CSV targets: nested objects as `parent_child` columns one level "
-            "down, deeper objects and arrays as JSON text",
+            "down, custom fields as `customFields_<name>`, deeper objects and arrays as JSON text",
+        ),
+        th.Property(
+            "nested_objects",
+            th.StringType,
+            default=DEFAULT_NESTED_OBJECTS_MODE,
+            allowed_values=list(NESTED_OBJECTS_MODES),
+            description="`keys`: a nested reference to another record becomes its key and title (`user` -> "
+            "`user_name`, `user_title`; arrays -> a JSON array of keys); `full`: the whole embedded copy",
         ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # set before the SDK's __init__, which already builds the streams (and discovers them)
+        self._dotted_fields: bool | None = None
+        self._dotted_lock = threading.Lock()
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:  # one line and exit 1 (see `main`), never a secret's value
@@ -100,10 +127,59 @@ class TapDaktela(Tap):
                 errors = errors.replace(secret, "***")
             raise DaktelaConfigError(f"invalid settings: {errors}") from None
         self.message_writer.flatten = bool(self.config.get("flatten_records"))  # type: ignore[attr-defined]
-        self.token_provider = TokenProvider(self.config)
 
     def discover_streams(self) -> list[DaktelaStream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        """Every stream with its schema in the configured `nested_objects` mode: the instance's own (live
+        discovery) when there is no input catalog and the tap can log in, else the committed static one."""
+        static = {stream_type.name: stream_type.static_schema for stream_type in STREAM_TYPES}
+        schemas = static if self.input_catalog is not None else self._live_schemas(static)
+        mode = self.config.get("nested_objects") or DEFAULT_NESTED_OBJECTS_MODE
+        if mode not in NESTED_OBJECTS_MODES:
+            raise DaktelaConfigError(f"nested_objects {mode!r} must be one of: {', '.join(NESTED_OBJECTS_MODES)}")
+        return [
+            stream_type(tap=self, schema=schema_for_mode(stream_type.name, schemas[stream_type.name], mode))
+            for stream_type in STREAM_TYPES
+        ]
+
+    def _live_schemas(self, static: dict[str, dict]) -> dict[str, dict]:
+        if not self.config.get("url") or not (
+            self.config.get("access_token") or (self.config.get("username") and self.config.get("password"))
+        ):
+            self.logger.warning("No credentials: the catalog holds the static schemas, not the instance's own fields")
+            return static
+        return discover_schemas(self, static)
+
+    # --- the run's connection ------------------------------------------------------------------------------
+
+    @cached_property
+    def token_provider(self) -> TokenProvider:
+        """The run's token, shared by every stream (one login, one re-login when it expires)."""
+        return TokenProvider(self.config, lambda: self.http_session)
+
+    @cached_property
+    def http_session(self) -> requests.Session:
+        """One session for every request of the run; its pool holds `max_concurrent_requests` connections."""
+        return build_session(self.config, int(self.config.get("max_concurrent_requests", 10)))
+
+    @property
+    def certificate_hint(self) -> str:
+        return certificate_hint(self.config)
+
+    def dotted_fields_honoured(self, stream: DaktelaStream, query: t.Any) -> bool:
+        """Whether the instance answers dotted `fields[]` (`user.name`) with just those nested fields: probed on
+        one record, once per run (the first stream whose record can tell decides for all)."""
+        with self._dotted_lock:
+            if self._dotted_fields is None:
+                answer = stream.probe_dotted_fields(query)
+                if answer is None:
+                    return False
+                self._dotted_fields = answer
+                self.logger.info(
+                    "Dotted fields[] %s by the instance%s",
+                    "are honoured" if answer else "are not honoured",
+                    "" if answer else "; nested keys are taken from whole records",
+                )
+            return self._dotted_fields
 
     # --- run-wide values, checked before the first request -------------------------------------------
 
@@ -120,6 +196,11 @@ class TapDaktela(Tap):
             raise DaktelaConfigError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
         if int(self.config.get("max_concurrent_requests", 10)) < 1:
             raise DaktelaConfigError("max_concurrent_requests must be at least 1")
+        if (self.config.get("nested_objects") or DEFAULT_NESTED_OBJECTS_MODE) not in NESTED_OBJECTS_MODES:
+            raise DaktelaConfigError(
+                f"nested_objects {self.config['nested_objects']!r} must be one of: {', '.join(NESTED_OBJECTS_MODES)}"
+            )
+        tls_verify(self.config)  # a missing ca_bundle file fails here, before any request
         if float(self.config.get("lookback_window_days", 1)) < 0:
             raise DaktelaConfigError("lookback_window_days must be 0 or more")
         if self.config.get("timezone"):
@@ -143,7 +224,12 @@ class TapDaktela(Tap):
         if self.config.get("timezone"):
             return self.config["timezone"]
         try:
-            envelope = whoim(self.config["url"], self.token_provider.token(), **request_settings(self.config))
+            envelope = whoim(
+                self.config["url"],
+                self.token_provider.token(),
+                session=self.http_session,
+                **request_settings(self.config),
+            )
             zone = envelope.get("_timezone")
         except DaktelaAPIError as exc:
             self.logger.warning("Could not read the instance's time zone: %s", exc)

@@ -114,7 +114,8 @@ def test_unreachable_instance(tmp_path, one_stream):
         port = probe.getsockname()[1]
     config = {"url": f"http://127.0.0.1:{port}", "username": "api_user", "password": PASSWORD}
     run = run_tap(tmp_path, config, catalog=one_stream)
-    assert_clean_failure(run, f"cannot reach Daktela at http://127.0.0.1:{port}: ConnectionError")
+    assert_clean_failure(run, f"cannot reach Daktela at http://127.0.0.1:{port}: connection refused (check the url)")
+    assert "retry" not in run.stderr  # a refused connection at login is a wrong URL: no retries
 
 
 def test_malformed_json_fails_after_retries(sim, tmp_path, one_stream):
