@@ -283,6 +283,12 @@ def main() -> None:
         code = TapDaktela.cli.main(standalone_mode=False)
     except DaktelaError as exc:
         _fail(str(exc))
+    except FileNotFoundError as exc:  # --config, --catalog or --state names a file that is not there
+        _fail(str(exc))
+    except ValueError as exc:  # the SDK reads those files with simplejson, whose decode error is a ValueError
+        if type(exc).__name__ != "JSONDecodeError":
+            raise
+        _fail(f"a --config, --catalog or --state file is not valid JSON: {exc}")
     except BrokenPipeError:
         sys.exit(1)
     if isinstance(code, int) and code:  # click returns `ctx.exit(n)` codes instead of exiting when not standalone

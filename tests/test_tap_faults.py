@@ -157,6 +157,8 @@ def test_unknown_envelope(sim, tmp_path, one_stream):
         ({"url": None}, "invalid settings: 'url' is a required property"),
         ({"page_size": "abc"}, "invalid settings: 'abc' is not of type 'integer', 'null' in config['page_size']"),
         ({"password": 987654321}, "invalid settings: *** is not of type 'string', 'null' in config['password']"),
+        ({"nested_objects": "some"}, "invalid settings: 'some' is not one of ['keys', 'full']"),
+        ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle '/nonexistent/ca.pem' is not a readable file"),
     ],
 )
 def test_bad_settings_fail_before_any_request(sim, tmp_path, one_stream, overrides, line):
@@ -175,3 +177,33 @@ def test_page_size_above_maximum_is_capped_with_a_log_line(sim, tmp_path, one_st
     run = run_tap(tmp_path, tap_config(sim, page_size=5000), catalog=one_stream)
     assert complete(run, sim)
     assert "page_size 5000 is above Daktela's maximum; using 1000" in run.stderr
+
+
+def test_missing_or_malformed_files_are_one_line(tmp_path):
+    """A --config file that is not there, or not JSON: one line and exit 1, no traceback."""
+    import subprocess
+
+    from tests.conftest import BIN
+
+    missing = subprocess.run(
+        [str(BIN / "tap-daktela"), "--config", str(tmp_path / "nope.json")], capture_output=True, text=True
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"tap-daktela: error: File at '{tmp_path / 'nope.json'}' was not found."
+    ]
+    (tmp_path / "bad.json").write_text("{bad")
+    malformed = subprocess.run(
+        [str(BIN / "tap-daktela"), "--config", str(tmp_path / "bad.json")], capture_output=True, text=True
+    )
+    assert malformed.returncode == 1
+    assert len(malformed.stderr.strip().splitlines()) == 1
+    assert malformed.stderr.startswith("tap-daktela: error: a --config, --catalog or --state file is not valid JSON")
+
+
+def test_a_failure_is_not_preceded_by_the_sdk_announcement(sim, tmp_path, one_stream):
+    sim.knobs.forbidden_endpoints = {"contacts"}
+    run = run_tap(tmp_path, tap_config(sim), catalog=one_stream)
+    assert run.returncode == 1
+    assert run.error_line.startswith("tap-daktela: error: no rights for endpoint 'contacts' (HTTP 403)")
+    assert "An unhandled error occurred" not in run.stderr
