@@ -375,7 +375,9 @@ class Bench:
 
     def wrapper(self, latency: float, launcher: str = "fork") -> Result:
         """The component end to end; `launcher="exec"` starts every tap and target as a fresh process."""
-        from keboola_wrapper.configuration import ENDPOINTS
+        from tap_daktela.endpoints import ENDPOINTS as TABLE
+
+        ENDPOINTS = [endpoint.name for endpoint in TABLE]
 
         with tempfile.TemporaryDirectory(prefix="bench-kbc-") as d:
             data = Path(d)
@@ -396,7 +398,7 @@ class Bench:
             run = measure([sys.executable, "-m", "keboola_wrapper"], env=env, cwd=REPO)
             got = csv_rows(data / "out" / "tables")
         conc = TAP_CONCURRENCY // WRAPPER_PARALLEL * WRAPPER_PARALLEL
-        label = "keboola_wrapper, 15 endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
+        label = f"keboola_wrapper, {len(ENDPOINTS)} endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
         return self._finish(label, latency, run, got, list(ENDPOINTS), conc)
 
 

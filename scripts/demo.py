@@ -37,6 +37,7 @@ MELTANO_PROGRESS = re.compile(
     r"(Installing \w+|Installed \w+|No state was found|Found state|Incremental state has been updated"
     r"|Run completed|Block run completed|\[error|ERROR|Error)"
 )
+RUN_TIMESTAMP = re.compile(r"-\d{4}-\d{2}-\d{2}\.T\d{6}$")  # meltano.yml names each run's file <stream>-<timestamp>
 METRIC = re.compile(r'METRIC: (\{.*"record_count".*\})')
 
 
@@ -72,7 +73,7 @@ def table_summary(folder: Path) -> list[tuple[str, int, int]]:
             reader = csv.reader(handle)
             header = next(reader, [])
             rows = sum(1 for _ in reader)
-        summary.append((path.stem, rows, len(header)))
+        summary.append((RUN_TIMESTAMP.sub("", path.stem), rows, len(header)))  # meltano: <stream>-<timestamp>.csv
     return summary
 
 

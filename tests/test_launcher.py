@@ -74,10 +74,10 @@ def test_started_tap_gets_its_env_cwd_and_exit_code(sim, tmp_path, discovered_ca
 
 def test_killed_process_reports_the_signal(fork_starter, tmp_path):
     read_end, write_end = os.pipe()  # stdin that never ends: target-csv waits for input
-    (tmp_path / "t.json").write_text(json.dumps(target_settings(tmp_path)))
+    (tmp_path / "target-config.json").write_text(json.dumps(target_settings(tmp_path)))
     try:
         process = fork_starter.start(
-            "target-csv", ["--config", "t.json"], stdin=read_end, stdout=2, stderr=2, env={}, cwd=tmp_path
+            "target-csv", ["--config", "target-config.json"], stdin=read_end, stdout=2, stderr=2, env={}, cwd=tmp_path
         )
         with pytest.raises(subprocess.TimeoutExpired):
             process.wait(timeout=0.2)
@@ -115,7 +115,7 @@ def test_wrapper_target_writes_the_same_csv_as_stock_target_csv(sim, tmp_path, d
     for name in ("stock", "launched"):
         out_dir = tmp_path / name
         out_dir.mkdir()
-        settings = out_dir / "t.json"
+        settings = out_dir / "target-config.json"
         settings.write_text(json.dumps(target_settings(out_dir)))
         if name == "stock":
             done = subprocess.run(
@@ -130,3 +130,16 @@ def test_wrapper_target_writes_the_same_csv_as_stock_target_csv(sim, tmp_path, d
         outputs[name] = {p.name: p.read_bytes() for p in sorted(out_dir.glob("*.csv"))}
     assert sorted(outputs["stock"]) == [f"{s}.csv" for s in sorted(streams)]
     assert outputs["launched"] == outputs["stock"]
+
+
+def test_only_the_runner_uses_the_launcher():
+    """Processes start in one place: the component, translation and the rest never see a Starter or Process."""
+    package = Path(__file__).resolve().parent.parent / "keboola_wrapper"
+    users = sorted(
+        path.name
+        for path in package.glob("*.py")
+        if path.name != "launcher.py" and any(word in path.read_text() for word in ("launcher", "Starter", "Process("))
+    )
+    assert users == ["runner.py"]
+    for name in ("component.py", "translation.py", "configuration.py", "tables.py"):
+        assert "subprocess" not in (package / name).read_text(), name

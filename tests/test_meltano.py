@@ -89,15 +89,24 @@ def env(sim) -> dict[str, str]:
     }
 
 
-def catalog_schema(project: Path, stream: str) -> dict:
-    """The stream's schema from the tap's own discovery (the CSV columns must follow it, not the data)."""
+def catalog_schema(project: Path, stream: str, sim: DaktelaSimulator) -> dict:
+    """The stream's schema from the tap's own live discovery, as `meltano run` gets it (the CSV columns must
+    follow it, not the data)."""
     config = project / "discover-config.json"
-    config.write_text(json.dumps({"url": "https://example.daktela.com"}))
+    config.write_text(json.dumps({"url": sim.url, "username": USERNAME, "password": PASSWORD}))
     command = [str(BIN / "tap-daktela"), "--config", str(config), "--discover"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=project)
     assert done.returncode == 0, done.stderr
     catalog = json.loads(done.stdout)
     return next(entry["schema"] for entry in catalog["streams"] if entry["tap_stream_id"] == stream)
+
+
+def run_files(output: Path) -> dict[str, Path]:
+    """Each stream's newest file: every run writes its own `<stream>-<UTC timestamp>.csv`."""
+    latest: dict[str, Path] = {}
+    for path in sorted(output.glob("*-*.csv")):  # the timestamp sorts as text
+        latest[path.stem.rsplit("-", 3)[0]] = path
+    return latest
 
 
 def assert_clean_cells(rows: list[dict[str, str]], table: str) -> None:
@@ -117,13 +126,16 @@ def test_meltano_run_twice_resumes_from_state(project: Path, env: dict[str, str]
     # --- first run: every selected stream in full, one CSV each, nothing else
     meltano(project, "run", "tap-daktela", "target-csv", env=env)
     output = project / "output"
-    assert sorted(path.stem for path in output.glob("*.csv")) == sorted(SELECTED)
+    first = run_files(output)
+    assert sorted(first) == sorted(SELECTED)
+    assert len(list(output.glob("*.csv"))) == len(SELECTED)
     for stream in SELECTED:
-        header, rows = read_csv(output / f"{stream}.csv")
+        header, rows = read_csv(first[stream])
         assert len(rows) == len(sim.records(stream)), stream
-        assert header == list(flatten_schema(catalog_schema(project, stream))["properties"]), stream
+        assert header == list(flatten_schema(catalog_schema(project, stream, sim))["properties"]), stream
         assert_clean_cells(rows, stream)
-    header, rows = read_csv(output / "tickets.csv")
+    header, rows = read_csv(first["tickets"])
+    first_tickets = rows
     assert {"name", "title", "edited", "user_name", "category_title"} <= set(header)
     assert "user" not in header and "category" not in header  # nested objects are `parent_child` columns
     assert {row["name"] for row in rows} == {str(record["name"]) for record in sim.records("tickets")}
@@ -139,14 +151,18 @@ def test_meltano_run_twice_resumes_from_state(project: Path, env: dict[str, str]
     inserted = sim.insert("tickets", 1)[0]
     meltano(project, "run", "tap-daktela", "target-csv", env=env)
 
-    _, rows = read_csv(output / "tickets.csv")
+    second = run_files(output)
+    assert all(second[stream] != first[stream] for stream in SELECTED)  # a new file per stream and run
+    _, kept = read_csv(first["tickets"])
+    assert kept == first_tickets  # the incremental run destroyed nothing the first one wrote
+    _, rows = read_csv(second["tickets"])
     names = {row["name"] for row in rows}
     assert {str(updated["name"]), str(inserted["name"])} <= names
     # At most the record(s) sitting exactly on the old bookmark are read again (an inclusive bookmark).
     assert all(moment(row["edited"]) >= moment(first_bookmark) for row in rows), rows
     assert len(rows) <= 4, names
     assert_clean_cells(rows, "tickets")
-    _, users = read_csv(output / "users.csv")
+    _, users = read_csv(second["users"])
     assert len(users) == len(sim.records("users"))  # full-table stream: read in full every run
 
     state = json.loads(meltano(project, "state", "get", STATE_ID, env=env).stdout)
