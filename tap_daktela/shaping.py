@@ -50,6 +50,12 @@ def without_internals(value: t.Any) -> t.Any:
     return value
 
 
+def json_cell(value: t.Any) -> str:
+    """`value` as JSON text without internals and credentials (removing them from the serialized bytes with
+    regular expressions was measured slower than this walk)."""
+    return orjson.dumps(without_internals(value)).decode()
+
+
 def _to_int(value: t.Any) -> t.Any:
     if isinstance(value, bool):
         return int(value)
@@ -261,7 +267,6 @@ class RecordShaper:
 
     def _flatten_into(self, out: dict, record: dict, plan: list, *, top: bool) -> None:
         """Hot loop (~100 cells per record): inline type checks instead of a call per cell."""
-        dumps = orjson.dumps
         for name, column, how, passes, convert, children, reference in plan:
             value = record.get(name)
             if value is None:
@@ -269,7 +274,7 @@ class RecordShaper:
             kind = type(value)
             if how == SCALAR:
                 if kind is dict or kind is list:
-                    out[column] = dumps(without_internals(value)).decode()
+                    out[column] = json_cell(value)
                 elif convert is None or kind in passes:
                     out[column] = value
                 else:
@@ -281,14 +286,14 @@ class RecordShaper:
                     if top:
                         self._flatten_into(out, value, children, top=False)
                     else:
-                        out[column] = dumps(without_internals(value)).decode()
+                        out[column] = json_cell(value)
                 elif reference is not None and kind is not list:
                     self._flatten_into(out, key_of(reference, value) or {}, children, top=False)
             elif how == FREE:
                 if not (convert and kind is list and not value):
-                    out[column] = dumps(without_internals(value)).decode()
+                    out[column] = json_cell(value)
             elif how == REF_MANY:
-                out[column] = dumps(key_of(reference, value)).decode()
+                out[column] = json_cell(key_of(reference, value))
             elif how == CF_SINGLE:
                 value = single_custom_field(value)
                 if value is not None:
@@ -296,4 +301,4 @@ class RecordShaper:
             else:
                 value = multi_custom_field(value)
                 if value is not None:
-                    out[column] = dumps(value).decode()
+                    out[column] = json_cell(value)
