@@ -251,7 +251,10 @@ class RecordShaper:
                 else:  # PHP's [] for an empty object
                     out[name] = {} if name == CUSTOM_FIELDS else None
             elif how == FREE:
-                out[name] = None if convert and kind is list and not value else without_internals(value)
+                if convert and kind is list and not value:  # PHP's [] for an empty object
+                    out[name] = {} if name == CUSTOM_FIELDS else None
+                else:
+                    out[name] = without_internals(value)
             elif how == REF_MANY:
                 out[name] = key_of(reference, value)
             elif how == CF_SINGLE:
@@ -290,7 +293,10 @@ class RecordShaper:
                 elif reference is not None and kind is not list:
                     self._flatten_into(out, key_of(reference, value) or {}, children, top=False)
             elif how == FREE:
-                if not (convert and kind is list and not value):
+                if convert and kind is list and not value:  # PHP's [] for an empty object
+                    if name == CUSTOM_FIELDS:
+                        out[column] = "{}"
+                else:
                     out[column] = json_cell(value)
             elif how == REF_MANY:
                 out[column] = json_cell(key_of(reference, value))

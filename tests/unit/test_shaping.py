@@ -47,7 +47,7 @@ def test_shaper_projects_converts_and_coerces():
         "important": False,
         "edited": "2024-04-12T14:39:42+02:00",
         "user": {"name": "jan", "created": "2024-01-01T00:00:00+01:00", "role": {"name": "admin"}},
-        "customFields": [],
+        "customFields": {},
         "statuses": [{"name": "s1"}],
     }
 
@@ -117,3 +117,93 @@ def test_every_generated_schema_flattens_to_unique_valid_column_names():
         assert len(columns) == len(set(columns)), endpoint.name
         assert all(column.replace("_", "a").isalnum() for column in columns), endpoint.name
         assert endpoint.primary_key in columns
+
+
+# --- custom fields, references, internals ------------------------------------------------------------------------
+
+CF_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": ["string"]},
+        "user": {
+            "type": ["object", "null"],
+            "properties": {"name": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]}},
+        },
+        "statuses": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
+        "options": {"type": ["object", "array", "null"]},
+        "customFields": {
+            "type": ["object", "null"],
+            "properties": {
+                "vin": {"type": ["string", "null"]},
+                "number": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
+            },
+        },
+    },
+}
+
+
+def cf_shaper(flat=False, selected=None):
+    from tap_daktela.references import references
+
+    return RecordShaper(
+        CF_SCHEMA, LocalTimeConverter("Europe/Prague"), selected, flat=flat, references=references("tickets")
+    )
+
+
+def test_custom_fields_single_multi_unset():
+    record = {
+        "name": "r1",
+        "customFields": {"vin": ["WVW123"], "number": ["+420 1", None, "+420 2"], "extra": ["x"]},
+    }
+    assert cf_shaper()(record)["customFields"] == {"vin": "WVW123", "number": ["+420 1", "+420 2"]}
+    for unset in ([], [None], None):
+        shaped = cf_shaper()({"name": "r1", "customFields": {"vin": unset, "number": unset}})
+        assert shaped["customFields"] == {"vin": None, "number": None}
+    assert cf_shaper()({"name": "r1", "customFields": []})["customFields"] == {}  # PHP's [] for "none"
+
+
+def test_custom_fields_flat_cells():
+    flat = cf_shaper(flat=True)({"name": "r1", "customFields": {"vin": ["WVW123"], "number": ["a", "b"]}})
+    assert flat == {"name": "r1", "customFields_vin": "WVW123", "customFields_number": '["a","b"]'}
+    unset = cf_shaper(flat=True)({"name": "r1", "customFields": {"vin": [None], "number": []}})
+    assert unset == {"name": "r1"}  # empty cells
+
+
+def test_custom_fields_selected_one_by_one():
+    def selected(crumb):
+        return crumb != ("customFields", "number")
+
+    assert cf_shaper(selected=selected)({"name": "r", "customFields": {"vin": ["1"], "number": ["2"]}}) == {
+        "name": "r",
+        "customFields": {"vin": "1"},
+    }
+
+
+def test_references_become_keys():
+    record = {
+        "name": "r1",
+        "user": {"name": "jan", "title": "Jan", "role": {"name": "admin"}, "_sys": {"model": "users"}},
+        "statuses": [{"name": "s1", "title": "Open", "_sys": {}}, {"name": "s2"}],
+    }
+    assert cf_shaper()(record) == {"name": "r1", "user": {"name": "jan", "title": "Jan"}, "statuses": ["s1", "s2"]}
+    flat = cf_shaper(flat=True)(record)
+    assert flat == {"name": "r1", "user_name": "jan", "user_title": "Jan", "statuses": '["s1","s2"]'}
+    assert cf_shaper()({"name": "r1", "user": [], "statuses": []}) == {"name": "r1", "user": None, "statuses": []}
+
+
+def test_internals_and_credentials_removed_at_every_depth():
+    record = {
+        "name": "r1",
+        "options": {"a": {"_sys": {"model": "x"}, "_rdata": None, "b": [{"_guiData": [], "oauthToken": "t0k"}]}},
+    }
+    assert cf_shaper()(record)["options"] == {"a": {"b": [{}]}}
+    assert json.loads(cf_shaper(flat=True)(record)["options"]) == {"a": {"b": [{}]}}
+    assert cf_shaper()({"name": "r", "options": []})["options"] is None  # [] where an object is expected
+
+
+def test_undeclared_fields_are_noted_not_emitted():
+    shaper = cf_shaper()
+    record = {"name": "r", "isNew": 1, "_sys": {}, "customFields": {"vin": ["1"], "color": ["red"]}}
+    shaper.note_undeclared(record)
+    assert shaper.undeclared == {"isNew", "customFields.color"}
+    assert "isNew" not in shaper(record)
