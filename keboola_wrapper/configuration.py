@@ -88,11 +88,11 @@ class Config:
 
 # ------------------------------------------------------------------------------------------------ dates
 
-_LEGACY_DAYS = re.compile(r"^-(\d+)$")  # the seed's sample config uses "-7" for "7 days ago"
+_LEGACY_DAYS = re.compile(r"^-(\d+)$")  # older configurations use "-7" for "7 days ago"
 
 
 def normalize_date(value: str) -> str:
-    """Return the phrase the tap understands (the seed's legacy "-N" becomes "N days ago")."""
+    """Return the phrase the tap understands (the legacy "-N" becomes "N days ago")."""
     text = " ".join(value.strip().split())
     legacy = _LEGACY_DAYS.match(text)
     if legacy:

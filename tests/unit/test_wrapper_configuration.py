@@ -37,7 +37,7 @@ def with_(path: str, value):
     return params
 
 
-def test_valid_config_and_seed_defaults():
+def test_valid_config_and_defaults():
     cfg = parse_config(VALID, now=NOW)
     assert cfg.url == "https://demo.daktela.com"
     assert cfg.endpoints == (EndpointSelection("contacts", ("name", "title")), EndpointSelection("users", ()))
