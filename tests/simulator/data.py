@@ -199,6 +199,10 @@ MESSAGES = [
     "Můžete mi poslat fakturu za „září“? 🧾",
     'Píše: "nefunguje mi přihlášení" 🙏 ěščřžýáíé',
 ]
+WEB_HOSTS = ["www.firma.cz", "eshop.firma.cz", "firma.sk"]
+WEB_PATHS = ["/", "/kontakt", "/eshop/košík?krok=2", "/podpora/faq#platby", "/produkty/internet-500?utm_source=fb"]
+WEB_BROWSERS = ["Chrome 126.0 (Windows 10)", "Firefox 127.0 (Ubuntu)", "Safari 17.5 (macOS 14.5)", "Edge 126.0"]
+WEB_BROWSERS_MOBILE = ["Chrome Mobile 126.0 (Android 14)", "Mobile Safari 17.5 (iOS 17.5)", "Samsung Internet 25"]
 ADDRESSES = [
     "Václavské náměstí 1, 110 00 Praha 1",
     "Masarykova 12, 602 00 Brno",
@@ -351,6 +355,8 @@ class Generator:
     def __init__(self, seed: int, sizes: dict[str, int]) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
+        # fields added after the first release draw from their own stream, so the seeded data stays as it was
+        self.xrng = random.Random(f"{seed}-fields")
         self.sizes = sizes
         self.enc = Encoder()
         self.tables: dict[str, list[dict[str, Any]]] = {}
@@ -614,6 +620,13 @@ class Generator:
         }
 
     def make_user(self, i: int) -> dict[str, Any]:
+        user = self._make_user(i)
+        # a back-office licence for BO users; a deleted user is also deactivated (listed with `deleted` true)
+        user["backoffice_user"] = user["type"] == "BO"
+        user["deleted"] = user["deactivated"] and self.xrng.random() < 0.3
+        return user
+
+    def _make_user(self, i: int) -> dict[str, Any]:
         rng = self.rng
         first, last = self.person()
         name = "administrator" if i == 0 else f"{last.lower()}.{first.lower()}{i}"
@@ -861,6 +874,12 @@ class Generator:
         self.contact_pool = [self.enc.share(c) for c in self.tables["contacts"][:300]]
 
     def make_ticket(self, name: int, t: datetime | str, edited: str | None = None) -> dict[str, Any]:
+        ticket = self._make_ticket(name, t, edited)
+        # whether the current user has read the followed ticket's latest change (false when not followed)
+        ticket["isFollowedRead"] = ticket["isFollowed"] and self.xrng.random() < 0.6
+        return ticket
+
+    def _make_ticket(self, name: int, t: datetime | str, edited: str | None = None) -> dict[str, Any]:
         rng = self.rng
         created = t if isinstance(t, str) else fmt(t)
         stage = rng.choice(["OPEN", "WAIT", "CLOSE", "CLOSE", "ARCHIVE"])
@@ -962,6 +981,8 @@ class Generator:
             "autofocused_tab": self.pick(["", "contact", "record"]),
             "config": {"fields": ["number", "email"], "autoDial": i % 2 == 0} if i % 3 else [],
             "custom": i % 4 == 3,
+            "icon": ["phone", "star", "", "envelope", "chart-line"][i % 5],
+            "color": COLORS[i % len(COLORS)],
             "_sys": sys_("campaignsTypes"),
             "_rdata": None,
             "_guiData": [],
@@ -1297,11 +1318,51 @@ class Generator:
             rec["context"] = self.pick(
                 [[], [], {"url": "https://www.firma.cz/eshop/košík?krok=2", "title": "Košík \u2013 Firma.cz 🛒"}]
             )
+        if ep == "activitiesWeb":
+            rec |= self.web_visit(t, rec["user"], rec["duration"])
         rec["activities"] = [activity] if activity is not None else []
         rec["_sys"] = sys_(ep)
         rec["_rdata"] = None
         rec["_guiData"] = []
         return rec
+
+    def web_visit(self, t: str, user: dict[str, Any] | None, duration: int) -> dict[str, Any]:
+        """The visitor's side of a web chat (`Activities.Web.WebItem-2`): page, browser, consent, presence."""
+        x = self.xrng
+        mobile = x.random() < 0.35
+        host = x.choice(WEB_HOSTS)
+        path = x.choice(WEB_PATHS)
+        first, last = FIRST_NAMES[x.randrange(len(FIRST_NAMES))], LAST_NAMES[x.randrange(len(LAST_NAMES))]
+        customer = x.choice(
+            [
+                [],
+                {"title": f"{first} {last}", "email": f"{first.lower()}@example.cz", "phone": None},
+                {"title": first, "email": None, "phone": self.phone_x()},
+            ]
+        )
+        heartbeat = fix_local(datetime.fromisoformat(t) + timedelta(seconds=duration + x.randrange(1, 120)))
+        return {
+            "host": host,
+            "gdpr": x.random() < 0.7,
+            "language": x.choice(["cs", "cs", "sk", "en", "de"]),
+            "privateMode": x.random() < 0.1,
+            "routing_duration": x.randrange(0, 90),
+            "hasFocus": x.random() < 0.6,
+            "customFields": [],
+            "users": [user] if user is not None else [],
+            "customer": customer,
+            "referer": x.choice(["", "https://www.google.com/", f"https://{host}/", "https://www.seznam.cz/?q=čaj"]),
+            "isVisible": x.random() < 0.8,
+            "ipaddress": x.choice([f"185.{x.randrange(256)}.{x.randrange(256)}.{x.randrange(1, 255)}", "2a00:1028::7"]),
+            "mobileDevice": mobile,
+            "browser": x.choice(WEB_BROWSERS_MOBILE if mobile else WEB_BROWSERS),
+            "heartbeat": fmt(heartbeat),
+            "refererLast": f"https://{host}{path}",
+        }
+
+    def phone_x(self) -> str:
+        x = self.xrng
+        return f"+420 {x.randrange(600, 800)} {x.randrange(1000):03d} {x.randrange(1000):03d}"
 
     def _next(self) -> int:
         self._uniq += 1
