@@ -89,15 +89,15 @@ def _instance_timezone(config: Config, token: str, ca_path: str | None) -> str |
         return whoim(config.url, token, verify_ssl=_verify(config, ca_path)).get("_timezone")
 
 
-def discover(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The catalog, discovered in this process by the tap itself (live when `settings` hold a token, else the
-    static schemas), indexed by stream."""
+def discover(settings: dict[str, Any], endpoints: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The catalog, discovered in this process by the tap itself (live for `endpoints`, all when None, when
+    `settings` hold a token; else the static schemas), indexed by stream."""
     from tap_daktela.tap import TapDaktela  # imports singer-sdk: only when a catalog is needed
 
     # Nothing of discovery belongs on stdout, which a sync action keeps for its JSON answer (the library even
     # sets it to None meanwhile, and the tap's message writer takes stdout's buffer when it is created).
     with _daktela_errors_as_user_errors(), open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        tap = TapDaktela(config=settings, parse_env_config=False, validate_config=True)
+        tap = TapDaktela(config=settings, parse_env_config=False, validate_config=True, discover=endpoints)
         return translation.plain_catalog(tap.catalog_dict)
 
 
@@ -132,7 +132,9 @@ class Component(ComponentBase):
     def _run(self, config: Config, pipelines: Pipelines, ca_path: str | None) -> None:
         token = _login(config, ca_path)
         timezone = _instance_timezone(config, token, ca_path)
-        catalog = discover(translation.connection_settings(config, token, timezone, ca_path))
+        catalog = discover(
+            translation.connection_settings(config, token, timezone, ca_path), [s.endpoint for s in config.endpoints]
+        )
         previous = self.get_state_file() or {}
         share = translation.requests_share(
             config.max_concurrent_requests, len(config.endpoints), config.max_concurrent_endpoints
@@ -225,18 +227,18 @@ class Component(ComponentBase):
         params = self.configuration.parameters or {}
         selections = parse_selection(params)
         names = [s.endpoint for s in selections] or [e.name for e in ENDPOINTS]
-        catalog = self._live_catalog(params)
+        catalog = self._live_catalog(params, [s.endpoint for s in selections] or None)
         if catalog is None:
             catalog = discover({"url": "https://instance.invalid"})
         return {name: translation.field_names(catalog[name]) for name in names if name in catalog}
 
-    def _live_catalog(self, params: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    def _live_catalog(self, params: dict[str, Any], endpoints: list[str] | None) -> dict[str, dict[str, Any]] | None:
         try:
             config = parse_config(params, require_endpoints=False)
             with ca_bundle_file(config) as ca_path:
                 token = _login(config, ca_path, timeout=FIELDS_LOGIN_TIMEOUT, max_tries=2)
                 timezone = _instance_timezone(config, token, ca_path)
-                return discover(translation.connection_settings(config, token, timezone, ca_path))
+                return discover(translation.connection_settings(config, token, timezone, ca_path), endpoints)
         except UserException as exc:
             # a sync action mutes logging and keeps stdout for its JSON answer: the warning goes to stderr
             print(f"Warning: listing the static fields; could not read the instance's own: {exc}", file=sys.stderr)

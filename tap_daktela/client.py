@@ -1,7 +1,7 @@
 """The Daktela REST stream: what the SDK asks of a stream, plus how one endpoint's list is requested and read.
 
 Run-wide values (token, HTTP session, time zone, `start_date`/`end_date`, what the instance supports) live on the
-tap; paging is `paging.ListReader`, decoding `pages`, window arithmetic `window`, record shaping `shaping`.
+tap; paging is `paging.ListReader`, decoding `pages`, the range each run reads `read_range`, record shaping `shaping`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from tap_daktela.memory import release_free_memory
 from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_text
 from tap_daktela.paging import ListReader, Page
 from tap_daktela.query import ListQuery, condition
+from tap_daktela.read_range import local_bounds, read_start, within
 from tap_daktela.references import references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
 from tap_daktela.shaping import CUSTOM_FIELDS, RecordShaper
-from tap_daktela.window import local_bounds, read_start, within
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -57,7 +57,7 @@ class DaktelaStream(RESTStream):
 
     def __init__(self, tap: TapDaktela, schema: dict | None = None) -> None:
         super().__init__(tap=tap, schema=schema)
-        self.daktela = tap  # the run: token, session, time zone, window, what the instance supports
+        self.daktela = tap  # the run: token, session, time zone, dates, what the instance supports
         self.date_filter_fallback = False
         self._sampled = False
 
@@ -255,7 +255,7 @@ class DaktelaStream(RESTStream):
             return value
         return start.isoformat()
 
-    def sync_window(self, context: Context | None) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
+    def read_range(self, context: Context | None) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
         """The [start, end) of this run's read in the instance zone; None means unbounded."""
         start = None
         if self.replication_key:
@@ -273,7 +273,7 @@ class DaktelaStream(RESTStream):
     def base_query(self, context: Context | None = None, *, dotted_ok: bool = False) -> ListQuery:
         filters = []
         if self.replication_key and not self.date_filter_fallback:
-            low, high = local_bounds(*self.sync_window(context), self.daktela.timezone)
+            low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
             if low is not None:
                 filters.append(condition(self.replication_key, "gte", low))
             if high is not None:
@@ -310,7 +310,7 @@ class DaktelaStream(RESTStream):
                 f": {exc}" if str(exc) else "",
             )
         self.date_filter_fallback = True
-        low, high = local_bounds(*self.sync_window(context), self.daktela.timezone)
+        low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
         for record in self.read_list(self._prepared_query(context)):
             if within(record.get(self.replication_key), low, high):  # type: ignore[arg-type]
                 yield record

@@ -19,7 +19,7 @@ class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
 
     def __init__(self) -> None:
         self.flatten = False
-        self._out = sys.stdout.buffer
+        self._out: t.Any = None  # stdout, looked up at the first message (a tap built in-process may never write)
 
     def serialize_message(self, message: t.Any) -> bytes:
         return orjson.dumps(message.to_dict(), option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
@@ -27,12 +27,15 @@ class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
     def write_message(self, message: t.Any) -> None:
         if self.flatten:
             message = self._flattened(message)
+        if self._out is None:
+            self._out = sys.stdout.buffer
         self._out.write(self.serialize_message(message))
         if isinstance(message, StateMessage):
             self._out.flush()
 
     def flush(self) -> None:
-        self._out.flush()
+        if self._out is not None:
+            self._out.flush()
 
     def _flattened(self, message: t.Any) -> t.Any:
         if isinstance(message, SchemaMessage):

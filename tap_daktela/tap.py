@@ -1,4 +1,4 @@
-"""tap-daktela: settings, run-wide values (token, time zone, window) and the command line."""
+"""tap-daktela: settings, run-wide values (token, session, time zone, start and end dates) and the command line."""
 
 from __future__ import annotations
 
@@ -115,8 +115,12 @@ class TapDaktela(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, *args: t.Any, discover: t.Iterable[str] | None = None, **kwargs: t.Any) -> None:
+        """`discover`: the streams whose schemas live discovery reads from the instance (default: all); the
+        others keep their committed schemas. A caller that needs one stream's catalog saves the other requests.
+        """
         # set before the SDK's __init__, which already builds the streams (and discovers them)
+        self._discover = None if discover is None else set(discover)
         self._dotted_fields: bool | None = None
         self._dotted_lock = threading.Lock()
         try:
@@ -147,7 +151,8 @@ class TapDaktela(Tap):
         ):
             self.logger.warning("No credentials: the catalog holds the static schemas, not the instance's own fields")
             return static
-        return discover_schemas(self, static)
+        wanted = static if self._discover is None else {n: s for n, s in static.items() if n in self._discover}
+        return {**static, **discover_schemas(self, wanted)}
 
     # --- the run's connection ------------------------------------------------------------------------------
 
@@ -257,17 +262,17 @@ class TapDaktela(Tap):
         return start, end
 
     @cached_property
-    def window(self) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
+    def date_settings(self) -> tuple[pendulum.DateTime | None, pendulum.DateTime | None]:
         """`start_date` and `end_date` in the instance zone (`today` is the instance's midnight)."""
         return self._parse_dates(self.timezone)
 
     @property
     def start_date(self) -> pendulum.DateTime | None:
-        return self.window[0]
+        return self.date_settings[0]
 
     @property
     def end_date(self) -> pendulum.DateTime | None:
-        return self.window[1]
+        return self.date_settings[1]
 
     def sync_all(self) -> None:
         self.check_settings()
