@@ -20,7 +20,7 @@ from keboola.component.base import ComponentBase, sync_action
 from keboola.component.exceptions import UserException
 from keboola.component.sync_actions import MessageType, ValidationResult
 
-from tap_daktela.auth import login, whoami, whoim
+from tap_daktela.auth import current_user, login, whoim
 from tap_daktela.endpoints import ENDPOINTS
 from tap_daktela.errors import DaktelaError
 
@@ -251,6 +251,6 @@ class Component(ComponentBase):
         with ca_bundle_file(config) as ca_path:
             token = _login(config, ca_path)
             with _daktela_errors_as_user_errors():
-                user = whoami(config.url, token, verify_ssl=_verify(config, ca_path)) or {}
+                user = current_user(config.url, token, verify_ssl=_verify(config, ca_path)) or {}
         who = user.get("title") or user.get("name") or config.username
         return ValidationResult(f"Connected to {config.url} as {who}.", MessageType.SUCCESS)

@@ -169,7 +169,7 @@ def whoim(url: str, token: str, *, verify_ssl: bool | str = True, timeout: float
     return body
 
 
-def whoami(url: str, token: str, *, verify_ssl: bool | str = True, timeout: float = 30) -> dict:
+def current_user(url: str, token: str, *, verify_ssl: bool | str = True, timeout: float = 30) -> dict:
     """Return the user the token belongs to (`GET whoim.json`); a null user means the token is not valid."""
     user = whoim(url, token, verify_ssl=verify_ssl, timeout=timeout)["result"].get("user")
     if not user:
