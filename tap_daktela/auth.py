@@ -14,6 +14,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
 from tap_daktela.retries import send_with_retries
+from tap_daktela.session import certificate_problem
 
 TOKEN_HEADER = "X-AUTH-TOKEN"
 
@@ -54,7 +55,10 @@ def request(
             give_up=_unreachable,
         )
     except requests.exceptions.SSLError as exc:
-        raise DaktelaConnectionError(f"TLS certificate check failed for {base}: {_ssl_reason(exc)}") from exc
+        verify = session.verify if session is not None else verify_ssl
+        raise DaktelaConnectionError(
+            f"TLS certificate check failed for {base}: {certificate_problem(exc, verify)}"
+        ) from exc
     except requests.exceptions.RequestException as exc:
         raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {_connection_reason(exc)}") from exc
 
@@ -93,21 +97,6 @@ def _connection_reason(exc: Exception) -> str:
     if any(isinstance(cause, NewConnectionError) for cause in _causes(exc)):
         return "connection refused (check the url)"
     return type(exc).__name__
-
-
-def _ssl_reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in (
-        "self-signed certificate in certificate chain",
-        "self-signed certificate",
-        "unable to get local issuer certificate",
-        "certificate has expired",
-        "Hostname mismatch",
-        "CERTIFICATE_VERIFY_FAILED",
-    ):
-        if marker.lower() in text.lower():
-            return f"{marker}; set ca_bundle to your CA's PEM file, or verify_ssl to false"
-    return "the certificate is not trusted; set ca_bundle to your CA's PEM file, or verify_ssl to false"
 
 
 def login(

@@ -6,6 +6,7 @@ tap; paging is `paging.ListReader`, decoding `pages`, the range each run reads `
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import typing as t
 from dataclasses import replace
@@ -23,6 +24,7 @@ from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
 from tap_daktela.dates import LocalTimeConverter
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
+from tap_daktela.field_pushdown import dotted_answer, requested_fields
 from tap_daktela.memory import release_free_memory
 from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_text
 from tap_daktela.paging import ListReader, Page
@@ -30,7 +32,8 @@ from tap_daktela.query import ListQuery, condition
 from tap_daktela.read_range import local_bounds, read_start, within
 from tap_daktela.references import references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
-from tap_daktela.shaping import CUSTOM_FIELDS, RecordShaper
+from tap_daktela.session import certificate_problem
+from tap_daktela.shaping import RecordShaper
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -226,27 +229,9 @@ class DaktelaStream(RESTStream):
             if name in keys or self.mask.get(("properties", name), True)
         ]
 
-    def dotted(self, name: str) -> list[str] | None:
-        """`user.name`, `user.title` for a nested object declared with scalar fields only (a reference kept as
-        keys, say): asking Daktela for just those fields saves rendering and sending the whole record."""
-        prop = self.effective_schema["properties"][name]
-        children = prop.get("properties") or {}
-        if name == CUSTOM_FIELDS or not children:
-            return None
-        if any(set(_types(child)) & {"object", "array"} or not _types(child) for child in children.values()):
-            return None
-        return [f"{name}.{child}" for child in children]
-
-    def requested_fields(self, dotted_ok: bool) -> tuple[str, ...]:
-        """`fields[]` pushdown: the selected top-level properties (keys always), nested keys dotted when the
-        instance honours that; none (everything) when everything is wanted whole."""
-        wanted: list[str] = []
-        for name in self.selected_properties:
-            parts = self.dotted(name) if dotted_ok else None
-            wanted += parts or [name]
-        if wanted == list(self.effective_schema["properties"]):
-            return ()
-        return tuple(wanted)
+    def requested_fields(self, dotted: bool) -> tuple[str, ...]:
+        """`fields[]` pushdown of the selection (keys always), nested keys dotted when `dotted`."""
+        return requested_fields(self.effective_schema["properties"], self.selected_properties, dotted=dotted)
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of the bookmark and `start_date`; the SDK's version cannot read phrases like `7 days ago`."""
@@ -340,26 +325,7 @@ class DaktelaStream(RESTStream):
         fields, False when it came back whole or not at all, None when the record cannot tell (all null)."""
         with self.api_errors():
             page = self.fetch_page(replace(query, take=1))
-        if not page.raws:
-            return None
-        record = self.decoder.record(page.raws[0])
-        asked: dict[str, set[str]] = {}
-        for field in query.fields:
-            parent, _, child = field.partition(".")
-            if child:
-                asked.setdefault(parent, set()).add(child)
-        proven = False
-        for parent, children in asked.items():
-            if parent not in record:
-                return False
-            value = record[parent]
-            if isinstance(value, dict):
-                if not set(value) <= children or not value:
-                    return False
-                proven = True
-            elif value is not None:
-                return False
-        return True if proven else None
+        return dotted_answer(self.decoder.record(page.raws[0]), query.fields) if page.raws else None
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK announces every failure as "An unhandled error occurred while syncing"; the tap's own one-line
@@ -417,11 +383,6 @@ class DaktelaStream(RESTStream):
                 )
 
 
-def _types(schema: dict) -> list[str]:
-    kind = schema.get("type", [])
-    return [kind] if isinstance(kind, str) else list(kind)
-
-
 def _breadcrumb(crumb: tuple[str, ...]) -> tuple[str, ...]:
     """`("customFields", "vin")` -> `("properties", "customFields", "properties", "vin")` (catalog metadata)."""
     out: tuple[str, ...] = ()
@@ -430,31 +391,25 @@ def _breadcrumb(crumb: tuple[str, ...]) -> tuple[str, ...]:
     return out
 
 
-class _api_errors:
+@contextlib.contextmanager
+def _api_errors(stream: DaktelaStream) -> t.Iterator[None]:
     """What is left after the retries, as one clear line."""
-
-    def __init__(self, stream: DaktelaStream) -> None:
-        self.stream = stream
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, traceback: t.Any) -> bool:
-        stream = self.stream
-        if isinstance(exc, requests.exceptions.SSLError):
-            raise DaktelaConnectionError(
-                f"TLS certificate check failed for {stream.config['url']}: {stream.daktela.certificate_hint}"
-            ) from exc
-        if isinstance(exc, requests.exceptions.RequestException):
-            raise DaktelaConnectionError(
-                f"cannot reach Daktela at {stream.config['url']} for endpoint '{stream.name}' after "
-                f"{stream.backoff_max_tries()} tries: {type(exc).__name__}"
-            ) from exc
-        if isinstance(exc, RetriableAPIError):
-            raise DaktelaAPIError(f"giving up after {stream.backoff_max_tries()} tries: {exc}") from exc
-        if isinstance(exc, FatalAPIError):
-            raise DaktelaAPIError(str(exc)) from exc
-        return False
+    try:
+        yield
+    except requests.exceptions.SSLError as exc:
+        raise DaktelaConnectionError(
+            f"TLS certificate check failed for {stream.config['url']}: "
+            f"{certificate_problem(exc, stream.requests_session.verify)}"
+        ) from exc
+    except requests.exceptions.RequestException as exc:
+        raise DaktelaConnectionError(
+            f"cannot reach Daktela at {stream.config['url']} for endpoint '{stream.name}' after "
+            f"{stream.backoff_max_tries()} tries: {type(exc).__name__}"
+        ) from exc
+    except RetriableAPIError as exc:
+        raise DaktelaAPIError(f"giving up after {stream.backoff_max_tries()} tries: {exc}") from exc
+    except FatalAPIError as exc:
+        raise DaktelaAPIError(str(exc)) from exc
 
 
 logging.getLogger("urllib3").setLevel(logging.WARNING)

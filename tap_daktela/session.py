@@ -53,8 +53,19 @@ def build_session(config: t.Mapping[str, t.Any], connections: int) -> requests.S
     return session
 
 
-def certificate_hint(config: t.Mapping[str, t.Any]) -> str:
-    """What to change when a certificate check fails."""
-    if config.get("ca_bundle"):
-        return f"the certificate is not signed by a CA in ca_bundle {config['ca_bundle']!r}"
-    return "set ca_bundle to your CA's PEM file, or verify_ssl to false"
+_CERTIFICATE_PROBLEMS = (
+    "self-signed certificate in certificate chain",
+    "self-signed certificate",
+    "unable to get local issuer certificate",
+    "certificate has expired",
+    "Hostname mismatch",
+)
+
+
+def certificate_problem(exc: BaseException, verify: bool | str) -> str:
+    """One line: what is wrong with the server's certificate, and which setting to change."""
+    text = str(exc).lower()
+    problem = next((p for p in _CERTIFICATE_PROBLEMS if p.lower() in text), "the certificate is not trusted")
+    if isinstance(verify, str):
+        return f"{problem}; it is not signed by a CA in ca_bundle {verify!r}"
+    return f"{problem}; set ca_bundle to your CA's PEM file, or verify_ssl to false"

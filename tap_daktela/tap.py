@@ -22,7 +22,7 @@ from tap_daktela.dates import parse_date_setting
 from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
-from tap_daktela.session import build_session, certificate_hint, tls_verify
+from tap_daktela.session import build_session, tls_verify
 from tap_daktela.singer_writer import DaktelaWriter
 from tap_daktela.streams import STREAM_TYPES
 
@@ -165,10 +165,6 @@ class TapDaktela(Tap):
     def http_session(self) -> requests.Session:
         """One session for every request of the run; its pool holds `max_concurrent_requests` connections."""
         return build_session(self.config, int(self.config.get("max_concurrent_requests", 10)))
-
-    @property
-    def certificate_hint(self) -> str:
-        return certificate_hint(self.config)
 
     def dotted_fields_honoured(self, stream: DaktelaStream, query: t.Any) -> bool:
         """Whether the instance answers dotted `fields[]` (`user.name`) with just those nested fields: probed on
