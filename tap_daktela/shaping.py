@@ -50,6 +50,21 @@ def without_internals(value: t.Any) -> t.Any:
     return value
 
 
+def without_secret_properties(schema: dict) -> dict:
+    """`schema` without properties named like credentials, at every depth: they are never extracted, so no
+    column or field is declared for them."""
+    out = dict(schema)
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {
+            name: without_secret_properties(prop)
+            for name, prop in schema["properties"].items()
+            if name not in SECRET_KEYS
+        }
+    if isinstance(schema.get("items"), dict):
+        out["items"] = without_secret_properties(schema["items"])
+    return out
+
+
 def json_cell(value: t.Any) -> str:
     """`value` as JSON text without internals and credentials (removing them from the serialized bytes with
     regular expressions was measured slower than this walk)."""

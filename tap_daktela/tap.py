@@ -23,6 +23,7 @@ from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
 from tap_daktela.session import build_session, tls_verify
+from tap_daktela.shaping import without_secret_properties
 from tap_daktela.singer_writer import DaktelaWriter
 from tap_daktela.streams import STREAM_TYPES
 
@@ -141,7 +142,10 @@ class TapDaktela(Tap):
         if mode not in NESTED_OBJECTS_MODES:
             raise DaktelaConfigError(f"nested_objects {mode!r} must be one of: {', '.join(NESTED_OBJECTS_MODES)}")
         return [
-            stream_type(tap=self, schema=schema_for_mode(stream_type.name, schemas[stream_type.name], mode))
+            stream_type(
+                tap=self,
+                schema=schema_for_mode(stream_type.name, without_secret_properties(schemas[stream_type.name]), mode),
+            )
             for stream_type in STREAM_TYPES
         ]
 

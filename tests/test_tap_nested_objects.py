@@ -346,13 +346,6 @@ def test_no_credentials_in_records_or_cells(runs, run):
         assert not set(_walk_keys(value)) & set(CREDENTIALS + INTERNALS), (run, stream, column)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SCHEMA messages declare credential columns that records never fill: the committed schemas of "
-    "activitiesFbm/Igdm/Sms/Vbr/Wap/Web declare `connector.accessToken` (activitiesWap also `connector.apiToken`) "
-    "and flattening keeps them as `connector_accessToken`/`connector_apiToken` in both modes, while RecordShaper "
-    "drops those keys, so every channel table gets an always-empty credential column",
-)
 @pytest.mark.parametrize("run", ["keys", "full"])
 def test_no_credential_columns_declared(runs, run):
     declared = {

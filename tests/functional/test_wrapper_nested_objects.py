@@ -191,12 +191,6 @@ def test_keys_mode_tables_join_on_keys(keys_run):
     assert all(a["item_name"] == "" for a in activities if a["type"] == "CALL")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the channel tables get an always-empty credential column: the committed schemas declare "
-    "`connector.accessToken` (activitiesWap also `connector.apiToken`), the flattened schema keeps it as "
-    "`connector_accessToken`/`connector_apiToken` while the shaper never fills it",
-)
 def test_no_credential_columns(keys_run):
     header, _ = keys_run.table("activitiesWap")
     assert [c for c in header if c.rsplit("_", 1)[-1] in CREDENTIALS] == []
