@@ -1,17 +1,28 @@
-"""Benchmark: records/s, wall time, peak memory and requests of the tap and the Keboola wrapper (SPEC section 6).
+"""Benchmark: records/s, wall time, CPU, memory, requests and bytes of the tap and the Keboola component (SPEC 6).
 
-``python -m scripts.bench [--scale bench] [--latency 0,200] [--cases raw,tap,pipe,wrapper,wrapper-exec] [--quick]``
+``python -m scripts.bench [--scale bench] [--latency 0,200] [--cases raw,tap,...] [--streams a,b] [--quick]``
 
 The simulator runs in its own process (``scripts.bench_sim``) so it never shares a GIL with the measured
-process. Every case is a real subprocess whose whole process tree is sampled from /proc every ~50 ms:
+process, and every case of one run reads the same simulator data. Every case is a real subprocess whose whole
+process tree is sampled from /proc every ~50 ms; its CPU is the tree's user + system seconds. The cases:
 
-- ``raw``: the floor, sequential GET + stdlib ``json.loads`` of every page (skip/take 1000), no tap;
-- ``tap``: ``tap-daktela`` to /dev/null (static token), the activities stream alone and all streams;
-- ``pipe``: ``tap-daktela | target-csv`` configured as the wrapper does (flat records, no validation, ...);
-- ``wrapper``: ``python -m keboola_wrapper`` end to end on all 15 endpoints.
+- ``raw``: the floor, sequential GET + stdlib ``json.loads`` of every page (skip/take 1000) of every one of the
+  23 endpoints, full records (no ``fields[]``), no tap;
+- ``tap`` / ``tap-full``: ``tap-daktela`` to /dev/null (static token) in ``nested_objects`` ``keys`` (the
+  default) / ``full`` mode, the activities stream alone and all streams;
+- ``pipe`` / ``pipe-full``: ``tap-daktela | target-csv`` configured as the component does (flat records, no
+  validation, ...), in ``keys`` / ``full`` mode;
+- ``wrapper`` / ``wrapper-full``: ``python -m keboola_wrapper`` end to end on every endpoint with
+  ``data_selection.nested_objects`` ``keys`` / ``full``, processes started by its fork-server launcher;
+- ``wrapper-exec``: the same in ``keys`` mode with ``KBC_DAKTELA_LAUNCHER=exec`` (fresh processes), so the
+  launcher's CPU and wall saving shows.
 
-Record counts are checked against the simulator's totals; requests and peak in-flight requests come from the
-simulator's counters. The markdown table is printed and written to ``bench-output/latest.md``.
+``--streams`` limits every case (raw included) to some endpoints (the smoke test uses it to stay fast). Record
+counts are checked against the simulator's totals for every case and every endpoint; requests, peak in-flight
+requests and bytes served come from the simulator's counters, as measured (in ``keys`` mode the tap adds one
+one-record sample request per stream and one dotted-``fields[]`` probe per run). The markdown report, a table of
+every case and a side-by-side table of the component's variants, is printed and written to
+``bench-output/latest.md`` (``bench-output/quick.md`` with ``--quick``).
 """
 
 from __future__ import annotations
@@ -39,7 +50,18 @@ PAGE = 1000
 TAP_CONCURRENCY = 10  # the tap's default max_concurrent_requests, and the wrapper's default budget
 WRAPPER_PARALLEL = 3  # the wrapper's default max_concurrent_endpoints
 BIG_STREAM = "activities"
-ALL_CASES = ("raw", "tap", "pipe", "wrapper", "wrapper-exec")
+# case -> (kind, nested_objects mode, launcher); in table order
+CASES: dict[str, tuple[str, str, str]] = {
+    "raw": ("raw", "full", ""),
+    "tap": ("tap", "keys", ""),
+    "tap-full": ("tap", "full", ""),
+    "pipe": ("pipe", "keys", ""),
+    "pipe-full": ("pipe", "full", ""),
+    "wrapper": ("wrapper", "keys", "fork"),
+    "wrapper-full": ("wrapper", "full", "fork"),
+    "wrapper-exec": ("wrapper", "keys", "exec"),
+}
+ALL_CASES = tuple(CASES)
 CPUS = os.cpu_count() or 1
 # The original component on 66.5k records (issue 6): records/s at 0 ms and 200 ms latency, and its raw floor.
 REFERENCE = {0.0: 939.0, 200.0: 745.0}
@@ -189,6 +211,10 @@ class SimProcess:
 @dataclass
 class Result:
     case: str
+    kind: str  # raw, tap, pipe, wrapper
+    mode: str  # nested_objects: keys or full (the raw floor reads full records)
+    launcher: str  # the component's: fork (its launcher) or exec; "" for the others
+    streams: int  # endpoints read
     latency: float
     records: int
     expected: int
@@ -271,30 +297,48 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 class Bench:
-    def __init__(self, sim: SimProcess, scale: str) -> None:
+    def __init__(self, sim: SimProcess, scale: str, streams: list[str]) -> None:
         self.sim = sim
         self.scale = scale
+        self.streams = streams  # every case reads these endpoints (all of the simulator's unless --streams)
         self.checks: list[str] = []
         self.pages_by_endpoint = {ep: max(1, math.ceil(n / PAGE)) for ep, n in sim.totals.items()}
 
     def _finish(
-        self, case: str, latency: float, run: Run, got: dict[str, int], streams: list[str], conc: int
+        self,
+        case: str,
+        latency: float,
+        run: Run,
+        got: dict[str, int],
+        streams: list[str],
+        conc: int,
+        *,
+        kind: str,
+        mode: str,
+        launcher: str = "",
     ) -> Result:
         counters = self.sim.command("counters")
         expected = {ep: self.sim.totals[ep] for ep in streams}
+        extra = sorted(set(got) - set(streams))
         got = {ep: got.get(ep, 0) for ep in streams}
-        ok = run.returncode == 0 and got == expected
+        ok = run.returncode == 0 and got == expected and not extra
         note = "" if run.returncode == 0 else f"exit {run.returncode}: {_last_line(run.stderr)}"
         if got != expected:
             diff = {ep: (got[ep], expected[ep]) for ep in streams if got[ep] != expected[ep]}
-            note = (note + "; " if note else "") + f"count mismatch (got, expected): {diff}"
+            note = _join(note, f"count mismatch (got, expected): {diff}")
+        if extra:
+            note = _join(note, f"unexpected output for {extra}")
         total, want = sum(got.values()), sum(expected.values())
         self.checks.append(
-            f"{'OK ' if ok else 'BAD'} {case} @ {latency:g} ms: {total} records, simulator total {want}"
+            f"{'OK ' if ok else 'BAD'} {case} [{mode}] @ {latency:g} ms: {total} records, simulator total {want}"
             + (f" — {note}" if note else "")
         )
         return Result(
             case=case,
+            kind=kind,
+            mode=mode,
+            launcher=launcher,
+            streams=len(streams),
             latency=latency,
             records=total,
             expected=want,
@@ -312,7 +356,7 @@ class Bench:
         )
 
     def raw(self, latency: float) -> Result:
-        streams = list(self.sim.totals)
+        streams = self.streams
         self.sim.command("reset")
         cmd = [sys.executable, "-m", "scripts.bench_raw", self.sim.url, self.sim.token, ",".join(streams)]
         with tempfile.TemporaryFile() as out:
@@ -320,46 +364,56 @@ class Bench:
             out.seek(0)
             text = out.read().decode()
         got = json.loads(text)["by_endpoint"] if run.returncode == 0 else {}
-        return self._finish("raw floor (GET + json.loads)", latency, run, got, streams, 1)
+        return self._finish("raw floor (GET + json.loads)", latency, run, got, streams, 1, kind="raw", mode="full")
 
-    def _tap_config(self, tmp: Path, flatten: bool) -> Path:
-        config = {
+    def _tap_config(self, tmp: Path, mode: str, flatten: bool) -> Path:
+        config: dict[str, Any] = {
             "url": self.sim.url,
             "access_token": self.sim.token,
             "page_size": PAGE,
             "max_concurrent_requests": TAP_CONCURRENCY,
+            "nested_objects": mode,
         }
         if flatten:
             config["flatten_records"] = True
         return write_json(tmp / "tap.json", config)
 
-    def tap(self, latency: float, streams: list[str] | None) -> Result:
-        names = streams or list(self.sim.totals)
+    def _selection(self, streams: list[str] | None) -> tuple[list[str], set[str] | None, str]:
+        """Streams read, the catalog selection (None: no catalog, the tap's default of all streams) and a label."""
+        if streams:
+            return streams, set(streams), ", ".join(streams)
+        if self.streams == list(self.sim.totals):
+            return self.streams, None, f"all {len(self.streams)} streams"
+        return self.streams, set(self.streams), f"{len(self.streams)} streams"
+
+    def tap(self, latency: float, streams: list[str] | None, mode: str = "keys") -> Result:
+        names, selected, what = self._selection(streams)
         with tempfile.TemporaryDirectory(prefix="bench-tap-") as d:
             tmp = Path(d)
-            config = self._tap_config(tmp, flatten=False)
-            catalog = catalog_for(tmp, config, set(streams) if streams else None)
+            config = self._tap_config(tmp, mode, flatten=False)
+            catalog = catalog_for(tmp, config, selected)
             cmd = [str(BIN / "tap-daktela"), "--config", str(config)]
             if catalog:
                 cmd += ["--catalog", str(catalog)]
             self.sim.command("reset")
             run = measure(cmd, env=tap_env(), cwd=tmp)
-        label = f"tap > /dev/null, {'activities' if streams else 'all streams'}"
-        result = self._finish(label, latency, run, metric_records(run.stderr), names, TAP_CONCURRENCY)
+        label = f"tap > /dev/null, {what}"
+        got = metric_records(run.stderr)
+        result = self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="tap", mode=mode)
         result.note = _join(result.note, f"tap logged {logged_requests(run.stderr)} list requests")
         return result
 
-    def pipe(self, latency: float, streams: list[str] | None) -> Result:
+    def pipe(self, latency: float, streams: list[str] | None, mode: str = "keys") -> Result:
         from keboola_wrapper.launcher import PROGRAMS
         from keboola_wrapper.runner import target_settings
 
-        names = streams or list(self.sim.totals)
+        names, selected, what = self._selection(streams)
         with tempfile.TemporaryDirectory(prefix="bench-pipe-") as d:
             tmp = Path(d)
             tables = tmp / "tables"
             tables.mkdir()
-            config = self._tap_config(tmp, flatten=True)
-            catalog = catalog_for(tmp, config, set(streams) if streams else None)
+            config = self._tap_config(tmp, mode, flatten=True)
+            catalog = catalog_for(tmp, config, selected)
             target = write_json(tmp / "target.json", target_settings(tables))
             tap_cmd = [str(BIN / "tap-daktela"), "--config", str(config)]
             if catalog:
@@ -370,15 +424,12 @@ class Bench:
             self.sim.command("reset")
             run = measure(["bash", "-c", script], env=tap_env(), cwd=tmp)
             got = csv_rows(tables)
-        label = f"tap | target-csv, {'activities' if streams else 'all streams'}"
-        return self._finish(label, latency, run, got, names, TAP_CONCURRENCY)
+        label = f"tap | target-csv, {what}"
+        return self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="pipe", mode=mode)
 
-    def wrapper(self, latency: float, launcher: str = "fork") -> Result:
+    def wrapper(self, latency: float, mode: str = "keys", launcher: str = "fork") -> Result:
         """The component end to end; `launcher="exec"` starts every tap and target as a fresh process."""
-        from tap_daktela.endpoints import ENDPOINTS as TABLE
-
-        ENDPOINTS = [endpoint.name for endpoint in TABLE]
-
+        endpoints = self.streams
         with tempfile.TemporaryDirectory(prefix="bench-kbc-") as d:
             data = Path(d)
             params = {
@@ -386,7 +437,8 @@ class Bench:
                 "data_selection": {
                     "date_from": "2000-01-01",
                     "date_to": "today",
-                    "endpoints": [{"endpoint": ep} for ep in ENDPOINTS],
+                    "nested_objects": mode,
+                    "endpoints": [{"endpoint": ep} for ep in endpoints],
                 },
                 "destination": {"incremental": False},
                 "advanced": {},
@@ -398,8 +450,26 @@ class Bench:
             run = measure([sys.executable, "-m", "keboola_wrapper"], env=env, cwd=REPO)
             got = csv_rows(data / "out" / "tables")
         conc = TAP_CONCURRENCY // WRAPPER_PARALLEL * WRAPPER_PARALLEL
-        label = f"keboola_wrapper, {len(ENDPOINTS)} endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
-        return self._finish(label, latency, run, got, list(ENDPOINTS), conc)
+        label = f"keboola_wrapper, {len(endpoints)} endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
+        return self._finish(label, latency, run, got, endpoints, conc, kind="wrapper", mode=mode, launcher=launcher)
+
+    def plan(self, cases: list[str]) -> list[tuple[str, Any]]:
+        """(case, function of the latency) in table order: raw, tap, pipe, then the component's variants."""
+        steps: list[tuple[str, Any]] = []
+        big = [[BIG_STREAM]] if BIG_STREAM in self.streams and self.streams != [BIG_STREAM] else []
+        for case in ALL_CASES:
+            if case not in cases:
+                continue
+            kind, mode, launcher = CASES[case]
+            if kind == "raw":
+                steps.append((case, self.raw))
+            elif kind in ("tap", "pipe"):
+                method = self.tap if kind == "tap" else self.pipe
+                for streams in [*big, None]:
+                    steps.append((case, lambda lat, m=method, s=streams, md=mode: m(lat, s, md)))
+            else:
+                steps.append((case, lambda lat, md=mode, ln=launcher: self.wrapper(lat, md, ln)))
+        return steps
 
 
 def _last_line(text: str) -> str:
@@ -418,6 +488,11 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.0f}"
 
 
+def _mb1(n: float) -> str:
+    """MiB with one decimal: what the simulator served differs by less than a MiB at small scales."""
+    return f"{n / 2**20:,.1f}"
+
+
 def git_revision() -> str:
     """Commit under test (the tap is installed editable, so this is the code measured) and whether it is dirty."""
     try:
@@ -433,53 +508,165 @@ def git_revision() -> str:
     return rev.strip() + (" (+ uncommitted changes in tap_daktela/keboola_wrapper)" if dirty.strip() else "")
 
 
+def _ratio(a: float, b: float, fmt: str = "{:.2f}") -> str:
+    return fmt.format(a / b) if b else "-"
+
+
+COLUMNS = (
+    "| case | mode | latency ms | records | requests | MB served | CPU s | wall s | records/s | rate / raw "
+    "| wall / raw | vs original | net floor s | CPU floor s | wall / max(floors) | peak RSS tree MB "
+    "| peak RSS max proc MB | peak in-flight |"
+)
+
+LEGEND = """\
+Columns:
+
+- *case*: what ran. *raw floor*: `scripts.bench_raw`, one keep-alive connection, sequential GET + stdlib
+  `json.loads` of every page of every endpoint, full records (no `fields[]`), nothing written. *tap > /dev/null*:
+  `tap-daktela` alone (static token). *tap | target-csv*: the two piped as the component configures them.
+  *keboola_wrapper*: `python -m keboola_wrapper` end to end (login, every endpoint, CSV tables and manifests),
+  its taps and targets forked by its launcher, or started fresh with `KBC_DAKTELA_LAUNCHER=exec` (*no launcher*).
+- *mode*: the tap's `nested_objects` (the component's `data_selection.nested_objects`): `keys` = references as key
+  + title columns, asked for with dotted `fields[]`; `full` = embedded copies. The raw floor reads full records.
+- *latency ms*: latency the simulator adds to every request.
+- *records*: records out (tap: its `record_count` metrics; pipe and component: CSV data rows); ✗ = not the
+  simulator's count for some endpoint (see the checks below).
+- *requests*: HTTP requests the simulator answered, as measured: list pages plus logins, `whoim`, discovery samples
+  and, in `keys` mode, one one-record sample request per stream and one dotted-`fields[]` probe per run.
+- *MB served*: MiB of response bodies the simulator sent.
+- *CPU s*: user + system seconds of the case's whole process tree (bash, tap, target, component, launcher and
+  its forks).
+- *wall s*: elapsed seconds; *records/s*: records / wall.
+- *rate / raw*: records/s over the raw floor's records/s at the same latency (above 1: faster than the floor).
+- *wall / raw*: wall over the raw floor's wall at the same latency; `-` for a case that reads fewer streams.
+- *vs original*: records/s over the original component's (939 at 0 ms, 745 at 200 ms).
+- *net floor s*: list pages x latency / concurrency (raw 1; tap 10 per stream; component 3 endpoints x 3
+  requests); `-` at 0 ms.
+- *CPU floor s*: CPU s over the {cpus} cores. *wall / max(floors)*: wall over the larger of the CPU and network
+  floors (1.00 = no idle core and no idle connection).
+- *peak RSS tree MB*: peak of the summed RSS of the case's process tree; *peak RSS max proc MB*: of its largest
+  process (both sampled every 50 ms; the simulator's process is not included).
+- *peak in-flight*: most requests the simulator was serving at once."""
+
+SIDE_LEGEND = """\
+*keys* / *full*: the component with its launcher in each `nested_objects` mode; *keys, exec*: keys mode without
+the launcher (`KBC_DAKTELA_LAUNCHER=exec`). *full / keys*: full mode's value over keys mode's. *launcher saving*:
+CPU and wall of the exec variant minus the launcher's (keys mode), and that as a share of the exec variant's;
+positive = the launcher saves. *records/s ÷ raw floor* and *wall ÷ raw wall*: over the raw floor of the same run
+and latency."""
+
+
+def _cell(r: Result, raw: Result | None) -> dict[str, float | None]:
+    """The side-by-side table's measures of one result (None: not measurable)."""
+    return {
+        "requests": r.requests,
+        "MB served": r.bytes_sent / 2**20,
+        "CPU s": r.cpu,
+        "wall s": r.wall,
+        "records/s": r.rate,
+        "records/s ÷ raw floor": r.rate / raw.rate if raw and raw.rate else None,
+        "wall ÷ raw wall": r.wall / raw.wall if raw and raw.wall and raw.streams == r.streams else None,
+    }
+
+
+_SIDE_FORMAT = {
+    "requests": "{:,.0f}",
+    "MB served": "{:,.1f}",
+    "CPU s": "{:.1f}",
+    "wall s": "{:.1f}",
+    "records/s": "{:,.0f}",
+    "records/s ÷ raw floor": "{:.2f}",
+    "wall ÷ raw wall": "{:.2f}",
+}
+
+
+def side_by_side(results: list[Result], latency: float) -> list[str]:
+    """The component's variants at one latency, one column each, with full mode's and the launcher's effect."""
+    raw = next((r for r in results if r.kind == "raw" and r.latency == latency), None)
+    variants = {
+        "keys": ("keys", "fork"),
+        "full": ("full", "fork"),
+        "keys, exec": ("keys", "exec"),
+    }
+    found = {
+        name: next(
+            (r for r in results if r.kind == "wrapper" and r.latency == latency and (r.mode, r.launcher) == key),
+            None,
+        )
+        for name, key in variants.items()
+    }
+    if not any(found.values()):
+        return []
+    cells = {name: _cell(r, raw) if r else {} for name, r in found.items()}
+    n = next(r for r in found.values() if r).streams
+    lines = [
+        f"Component side by side @ {latency:g} ms ({n} endpoints, the same simulator data):",
+        "",
+        "| measure | keys | full | keys, exec | full / keys | launcher saving (exec - keys) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for measure, fmt in _SIDE_FORMAT.items():
+        values = [cells[name].get(measure) for name in variants]
+        shown = [fmt.format(v) if v is not None else "-" for v in values]
+        keys, full, exec_ = values
+        ratio = f"{full / keys:.2f}" if keys and full is not None else "-"
+        if measure in ("CPU s", "wall s") and keys is not None and exec_ is not None:
+            saved = exec_ - keys
+            saving = fmt.format(saved) + (f" ({saved / exec_:.0%})" if exec_ else "")
+        else:
+            saving = "-"
+        lines.append(f"| {measure} | {' | '.join(shown)} | {ratio} | {saving} |")
+    return [*lines, ""]
+
+
 def render(
     results: list[Result], scale: str, totals: dict[str, int], checks: list[str], load: tuple[float, float]
 ) -> str:
-    raw = {r.latency: r for r in results if r.case.startswith("raw")}
+    raw = {r.latency: r for r in results if r.kind == "raw"}
+    read = sorted({r.streams for r in results})
     lines = [
         f"Commit `{git_revision()}`.",
         f"Scale `{scale}`: {sum(totals.values()):,} records in {len(totals)} endpoints "
         f"({', '.join(f'{k}={v}' for k, v in totals.items())}); page size {PAGE}; {os.cpu_count()} CPUs; "
         f"1-min load average {load[0]:.2f} at start, {load[1]:.2f} at end (other work on the machine skews times).",
-        "",
-        "| case | latency ms | records | wall s | records/s | vs raw floor | vs original | net floor s "
-        "| CPU s | CPU floor s | wall / max(floors) "
-        "| peak RSS tree MB | peak RSS max proc MB | requests | peak in-flight | MB served |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if read and read[-1] != len(totals):
+        lines.append(f"Cases limited to {read[-1]} of the {len(totals)} endpoints (`--streams`).")
+    lines += ["", COLUMNS, "|---|---|" + "---:|" * (COLUMNS.count("|") - 3)]
     for r in results:
         floor = raw.get(r.latency)
-        vs_raw = f"{r.rate / floor.rate:.2f}" if floor and floor.rate else "-"
+        vs_raw = _ratio(r.rate, floor.rate) if floor else "-"
+        wall_raw = _ratio(r.wall, floor.wall) if floor and floor.streams == r.streams else "-"
         ref = REFERENCE.get(r.latency)
-        vs_ref = f"{r.rate / ref:.2f}x" if ref else "-"
+        vs_ref = _ratio(r.rate, ref, "{:.2f}x") if ref else "-"
         net = f"{r.net_floor:.1f}" if r.latency else "-"
         records = f"{r.records:,}" + ("" if r.ok else " ✗")
         cpu_floor = r.cpu / CPUS
         bound = max(cpu_floor, r.net_floor if r.latency else 0.0)
         lines.append(
-            f"| {r.case.replace('|', chr(92) + '|')} | {r.latency:g} | {records} | {r.wall:.1f} | {r.rate:,.0f} "
-            f"| {vs_raw} | {vs_ref} | {net} | {r.cpu:.1f} | {cpu_floor:.1f} | {r.wall / bound:.2f} "
-            f"| {_mb(r.peak_tree)} | {_mb(r.peak_max)} | {r.requests} | {r.peak_in_flight} | {_mb(r.bytes_sent)} |"
+            f"| {r.case.replace('|', chr(92) + '|')} | {r.mode} | {r.latency:g} | {records} | {r.requests:,} "
+            f"| {_mb1(r.bytes_sent)} | {r.cpu:.1f} | {r.wall:.1f} | {r.rate:,.0f} | {vs_raw} | {wall_raw} | {vs_ref} "
+            f"| {net} | {cpu_floor:.1f} | {_ratio(r.wall, bound)} | {_mb(r.peak_tree)} | {_mb(r.peak_max)} "
+            f"| {r.peak_in_flight} |"
         )
+    lines.append("")
+    side: list[str] = []
+    for latency in dict.fromkeys(r.latency for r in results):
+        side += side_by_side(results, latency)
+    if side:
+        lines += [*side, SIDE_LEGEND, ""]
     lines += [
+        LEGEND.format(cpus=CPUS),
         "",
-        f"Reference ({REFERENCE_TEXT}). *vs original* = records/s over 939 (0 ms) or 745 (200 ms).",
-        "*vs raw floor* = records/s over the raw floor's at the same latency. *net floor* = pages x latency / "
-        "concurrency (raw 1; tap 10 per stream; wrapper 3 endpoints x 3 requests). Requests and peak in-flight "
-        "come from the simulator's counters (logins and `whoim` included), "
-        "as do MB served (response bodies). *CPU s* = user + system seconds of the case's whole process tree; "
-        f"*CPU floor* = that over the {CPUS} cores; *wall / max(floors)* = wall time over the larger of the CPU "
-        "and network floors (1.00 = no idle core and no idle connection). RSS sums the case's process tree "
-        "(sampled every 50 ms); the simulator's own process is not included.",
+        f"Reference: {REFERENCE_TEXT}.",
         "",
-        "Record count checks:",
+        "Record count checks (every endpoint's count against the simulator's):",
         "",
         *[f"- {c}" for c in checks],
     ]
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        lines.append(f"- FAILED {r.case} @ {r.latency:g} ms: {r.note}")
+    for r in results:
+        if not r.ok:
+            lines.append(f"- FAILED {r.case} [{r.mode}] @ {r.latency:g} ms: {r.note}")
     return "\n".join(lines) + "\n"
 
 
@@ -490,7 +677,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", default=None, help="simulator scale: small, demo, bench (default), bench10")
     p.add_argument("--latency", default=None, help="comma-separated simulated latencies in ms (default 0,200)")
-    p.add_argument("--cases", default=",".join(ALL_CASES), help=f"subset of {','.join(ALL_CASES)}")
+    p.add_argument("--cases", default=",".join(ALL_CASES), help=f"subset of {','.join(ALL_CASES)} (default all)")
+    p.add_argument("--streams", default=None, help="comma-separated endpoints every case reads (default all)")
     p.add_argument("--quick", action="store_true", help="small scale, 0 ms only (a smoke run)")
     p.add_argument("--output", default=None, help="markdown file (default bench-output/latest.md; quick.md if --quick)")
     a = p.parse_args(argv)
@@ -500,9 +688,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(a.case_list) - set(ALL_CASES)
     if unknown:
         p.error(f"unknown case(s) {sorted(unknown)}; choose from {','.join(ALL_CASES)}")
+    a.stream_list = [s.strip() for s in (a.streams or "").split(",") if s.strip()] or None
     default_out = "bench-output/quick.md" if a.quick else "bench-output/latest.md"
     a.output = Path(a.output or REPO / default_out)
     return a
+
+
+def check_endpoints(totals: dict[str, int], wanted: list[str] | None) -> list[str]:
+    """The endpoints every case reads: the simulator must serve each of the tap's streams (else raw would miss
+    some); `wanted` (--streams) must name some of them."""
+    from tap_daktela.endpoints import ENDPOINTS
+
+    names = [endpoint.name for endpoint in ENDPOINTS]
+    missing = sorted(set(names) - set(totals))
+    if missing:
+        raise SystemExit(f"the simulator serves no {missing}: the benchmark would not cover every stream")
+    if not wanted:
+        return list(totals)
+    unknown = sorted(set(wanted) - set(totals))
+    if unknown:
+        raise SystemExit(f"unknown stream(s) {unknown}; choose from {','.join(totals)}")
+    return [ep for ep in totals if ep in wanted]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -510,30 +716,18 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     print(f"starting simulator (scale {a.scale}) ...", file=sys.stderr, flush=True)
     sim = SimProcess(a.scale)
-    bench = Bench(sim, a.scale)
     results: list[Result] = []
     try:
+        bench = Bench(sim, a.scale, check_endpoints(sim.totals, a.stream_list))
+        steps = bench.plan(a.case_list)
         for latency in a.latencies:
             sim.command(f"latency {latency}")
-            plan: list[tuple[str, Any]] = []
-            if "raw" in a.case_list:
-                plan.append(("raw", bench.raw))
-            if "tap" in a.case_list:
-                plan += [("tap", lambda lat: bench.tap(lat, [BIG_STREAM])), ("tap", lambda lat: bench.tap(lat, None))]
-            if "pipe" in a.case_list:
-                plan += [
-                    ("pipe", lambda lat: bench.pipe(lat, [BIG_STREAM])),
-                    ("pipe", lambda lat: bench.pipe(lat, None)),
-                ]
-            if "wrapper" in a.case_list:
-                plan.append(("wrapper", bench.wrapper))
-            if "wrapper-exec" in a.case_list:
-                plan.append(("wrapper-exec", lambda lat: bench.wrapper(lat, launcher="exec")))
-            for _, fn in plan:
+            for _, fn in steps:
                 r = fn(latency)
                 print(
-                    f"  {r.case} @ {latency:g} ms: {r.records} records in {r.wall:.1f} s ({r.rate:,.0f}/s), "
-                    f"{_mb(r.peak_tree)} MB tree{'' if r.ok else '  FAILED: ' + r.note}",
+                    f"  {r.case} [{r.mode}] @ {latency:g} ms: {r.records} records in {r.wall:.1f} s "
+                    f"({r.rate:,.0f}/s), {r.cpu:.1f} CPU s, {r.requests} requests, {_mb1(r.bytes_sent)} MB served"
+                    f"{'' if r.ok else '  FAILED: ' + r.note}",
                     file=sys.stderr,
                     flush=True,
                 )

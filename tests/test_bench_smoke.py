@@ -1,6 +1,7 @@
-"""Smoke test of the benchmark script: it runs on the small scale, prints its table and the counts match.
+"""Smoke tests of the benchmark script: it runs on the small scale, prints its tables and every count matches.
 
-Not a timed test: nothing here asserts on speed.
+Not timed tests: nothing here asserts on speed. To stay well under a minute, the test of every case limits them
+to a few streams (`--streams`); the raw floor alone covers all of them.
 """
 
 from __future__ import annotations
@@ -8,33 +9,136 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+from scripts.bench import ALL_CASES, Bench
+from tap_daktela.endpoints import ENDPOINTS
+from tests.simulator.data import SCALES
 
 REPO = Path(__file__).resolve().parent.parent
+# a stream with references, a messaging channel, a referenced table and a small newer one; not `activities`,
+# whose own tap and pipe rows would double those cases' time (`test_bench_plan` covers them)
+STREAMS = ("tickets", "activitiesWeb", "users", "ticketsCategories")
 
 
-def test_bench_quick_prints_table_with_matching_counts(tmp_path: Path) -> None:
+def run_bench(tmp_path: Path, *args: str) -> tuple[str, Path]:
     out = tmp_path / "bench.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.bench", "--quick", "--cases", "raw,tap", "--output", str(out)],
+        [sys.executable, "-m", "scripts.bench", "--quick", *args, "--output", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| case | latency ms | records | wall s | records/s |")
-    rows = table[1:]
-    assert [row.split(" | ")[0] for row in rows] == [
-        "| raw floor (GET + json.loads)",
-        "| tap > /dev/null, activities",
-        "| tap > /dev/null, all streams",
-    ]
-    checks = [line for line in proc.stdout.splitlines() if line.startswith("- ") and "simulator total" in line]
-    assert len(checks) == 3
-    assert all(line.startswith("- OK ") for line in checks), checks
-    for line in checks:  # "<n> records, simulator total <n>"
-        got, want = line.split(": ", 1)[1].split(" records, simulator total ")
-        assert int(got) == int(want) > 0
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.read_text(encoding="utf-8") == proc.stdout
+    return proc.stdout, out
+
+
+def tables(report: str) -> list[list[list[str]]]:
+    """Every markdown table of the report: rows (header first, separator dropped) of stripped cells."""
+    found: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    for line in [*report.splitlines(), ""]:
+        if line.startswith("| "):
+            if not line.startswith("|---"):
+                cells = line.replace("\\|", "¦").strip("|").split("|")
+                current.append([cell.strip().replace("¦", "|") for cell in cells])
+        elif line.startswith("|---"):
+            continue
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def checks(report: str) -> list[tuple[str, int, int]]:
+    """(check line, records, simulator total) of every record count check."""
+    result = []
+    for line in report.splitlines():
+        if line.startswith("- ") and "simulator total" in line:
+            got, want = line.split(" ms: ", 1)[1].split(" — ")[0].split(" records, simulator total ")
+            result.append((line, int(got), int(want)))
+    return result
+
+
+def test_bench_every_case_prints_tables_with_matching_counts(tmp_path: Path) -> None:
+    report, _ = run_bench(tmp_path, "--streams", ",".join(STREAMS))
+    main, side = tables(report)
+    assert main[0][:9] == [
+        "case",
+        "mode",
+        "latency ms",
+        "records",
+        "requests",
+        "MB served",
+        "CPU s",
+        "wall s",
+        "records/s",
+    ]
+    assert "rate / raw" in main[0] and "wall / raw" in main[0]
+    n = len(STREAMS)
+    assert [(row[0], row[1]) for row in main[1:]] == [
+        ("raw floor (GET + json.loads)", "full"),
+        (f"tap > /dev/null, {n} streams", "keys"),
+        (f"tap > /dev/null, {n} streams", "full"),
+        (f"tap | target-csv, {n} streams", "keys"),
+        (f"tap | target-csv, {n} streams", "full"),
+        (f"keboola_wrapper, {n} endpoints", "keys"),
+        (f"keboola_wrapper, {n} endpoints", "full"),
+        (f"keboola_wrapper, {n} endpoints, no launcher (exec)", "keys"),
+    ]
+    want = sum(SCALES["small"][ep] for ep in STREAMS)
+    for row in main[1:]:
+        assert int(row[3].replace(",", "")) == want, row
+        assert int(row[4].replace(",", "")) > 0, row  # requests, as the simulator counted them
+    assert side[0] == ["measure", "keys", "full", "keys, exec", "full / keys", "launcher saving (exec - keys)"]
+    assert [row[0] for row in side[1:]] == [
+        "requests",
+        "MB served",
+        "CPU s",
+        "wall s",
+        "records/s",
+        "records/s ÷ raw floor",
+        "wall ÷ raw wall",
+    ]
+    assert all(cell != "-" for row in side[1:] for cell in row[1:4]), side
+    found = checks(report)
+    assert len(found) == len(main) - 1
+    assert all(line.startswith("- OK ") for line, _, _ in found), found
+    assert all(got == total > 0 for _, got, total in found), found
+
+
+def test_bench_raw_floor_reads_every_stream(tmp_path: Path) -> None:
+    report, _ = run_bench(tmp_path, "--cases", "raw")
+    assert {endpoint.name for endpoint in ENDPOINTS} <= set(SCALES["small"])
+    (main,) = tables(report)
+    assert [row[0] for row in main[1:]] == ["raw floor (GET + json.loads)"]
+    ((line, got, total),) = checks(report)
+    assert line.startswith("- OK "), line
+    assert got == total == sum(SCALES["small"].values())
+    assert f"in {len(SCALES['small'])} endpoints" in report
+
+
+def test_bench_plan_covers_every_case_in_table_order() -> None:
+    """Without --streams: the raw floor, tap and pipe on activities alone and on all streams in both modes, then
+    the component's three variants."""
+    totals = dict(SCALES["bench"])
+    bench = Bench(SimpleNamespace(totals=totals), "bench", list(totals))  # type: ignore[arg-type]
+    assert [case for case, _ in bench.plan(list(ALL_CASES))] == [
+        "raw",
+        "tap",
+        "tap",
+        "tap-full",
+        "tap-full",
+        "pipe",
+        "pipe",
+        "pipe-full",
+        "pipe-full",
+        "wrapper",
+        "wrapper-full",
+        "wrapper-exec",
+    ]
+    assert [case for case, _ in bench.plan(["wrapper-exec", "raw"])] == ["raw", "wrapper-exec"]
+    assert {endpoint.name for endpoint in ENDPOINTS} <= set(totals) == set(SCALES["bench10"])
