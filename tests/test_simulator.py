@@ -794,7 +794,7 @@ def test_new_endpoints_follow_openapi_schemas(sim: DaktelaSimulator) -> None:
     }
     # Fields real responses carry that the OpenAPI document lacks (the official docs list the web-chat ones).
     web = "host gdpr language privateMode routing_duration hasFocus customFields users customer referer isVisible"
-    OBSERVED = {  # noqa: N806
+    OBSERVED = {
         "activitiesWeb": {*web.split(), "ipaddress", "mobileDevice", "browser", "heartbeat", "refererLast"},
         "campaignsTypes": {"icon", "color"},
     }
