@@ -74,7 +74,13 @@ OBSERVED_EXTRA = {
         **dict.fromkeys(("host", "referer", "refererLast", "browser", "language", "ipaddress"), STRING),
         **dict.fromkeys(("mobileDevice", "privateMode", "hasFocus", "isVisible", "gdpr"), BOOLEAN),
         **dict.fromkeys(("users", "customer", "customFields"), FREE_FORM),
+        "activities": FREE_ARRAY,
         "heartbeat": {"type": ["string", "null"], "format": "date-time"},
+    },
+    # the messaging channels link their activities like e-mails and calls do
+    **{
+        stream: {"activities": FREE_ARRAY}
+        for stream in ("activitiesFbm", "activitiesIgdm", "activitiesSms", "activitiesVbr", "activitiesWap")
     },
     "campaignsTypes": {"color": STRING, "icon": STRING},
     "tickets": {"isFollowed": BOOLEAN, "isFollowedRead": BOOLEAN},
@@ -90,7 +96,13 @@ OBSERVED_REFERENCES = {
     "activities": {"item": {"streams": list(ITEM_STREAMS), "many": False}},
     **{
         stream: {"activities": {"streams": ["activities"], "many": True}}
-        for stream in ("activitiesCall", "activitiesChat", "activitiesEmail")
+        for stream in ITEM_STREAMS
+        if stream != "activitiesWeb"
+    },
+    # the web chat's `users` (official docs) are the agents in the chat
+    "activitiesWeb": {
+        "activities": {"streams": ["activities"], "many": True},
+        "users": {"streams": ["users"], "many": True},
     },
 }
 DATETIME_NAME = re.compile(
