@@ -17,12 +17,18 @@ process tree is sampled from /proc every ~50 ms; its CPU is the tree's user + sy
 - ``wrapper-exec``: the same in ``keys`` mode with ``KBC_DAKTELA_LAUNCHER=exec`` (fresh processes), so the
   launcher's CPU and wall saving shows.
 
-``--streams`` limits every case (raw included) to some endpoints (the smoke test uses it to stay fast). Record
+``--quick`` is a smoke run: small scale, 0 ms, every case but without the activities-alone rows. ``--streams``
+limits every case (raw included) to some endpoints (the smoke test uses it to stay fast). Record
 counts are checked against the simulator's totals for every case and every endpoint; requests, peak in-flight
 requests and bytes served come from the simulator's counters, as measured (in ``keys`` mode the tap adds one
 one-record sample request per stream and one dotted-``fields[]`` probe per run). The markdown report, a table of
 every case and a side-by-side table of the component's variants, is printed and written to
 ``bench-output/latest.md`` (``bench-output/quick.md`` with ``--quick``).
+
+The final numbers: ``python -m scripts.bench`` (``make bench``; scale ``bench``, 0 and 200 ms, every case) and
+at 10x data the component's variants and their floors, without the slow pipe rows:
+``python -m scripts.bench --scale bench10 --latency 0 --cases raw,tap,wrapper,wrapper-full,wrapper-exec
+--output bench-output/bench10.md`` (every case works at bench10 too; it just takes much longer).
 """
 
 from __future__ import annotations
@@ -384,7 +390,8 @@ class Bench:
             return streams, set(streams), ", ".join(streams)
         if self.streams == list(self.sim.totals):
             return self.streams, None, f"all {len(self.streams)} streams"
-        return self.streams, set(self.streams), f"{len(self.streams)} streams"
+        n = len(self.streams)
+        return self.streams, set(self.streams), f"{n} stream{'s' if n > 1 else ''}"
 
     def tap(self, latency: float, streams: list[str] | None, mode: str = "keys") -> Result:
         names, selected, what = self._selection(streams)
@@ -453,10 +460,12 @@ class Bench:
         label = f"keboola_wrapper, {len(endpoints)} endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
         return self._finish(label, latency, run, got, endpoints, conc, kind="wrapper", mode=mode, launcher=launcher)
 
-    def plan(self, cases: list[str]) -> list[tuple[str, Any]]:
-        """(case, function of the latency) in table order: raw, tap, pipe, then the component's variants."""
+    def plan(self, cases: list[str], single: bool = True) -> list[tuple[str, Any]]:
+        """(case, function of the latency) in table order: raw, tap, pipe, then the component's variants; with
+        `single`, tap and pipe also read the big stream alone."""
         steps: list[tuple[str, Any]] = []
-        big = [[BIG_STREAM]] if BIG_STREAM in self.streams and self.streams != [BIG_STREAM] else []
+        alone = single and BIG_STREAM in self.streams and self.streams != [BIG_STREAM]
+        big = [[BIG_STREAM]] if alone else []
         for case in ALL_CASES:
             if case not in cases:
                 continue
@@ -679,7 +688,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency", default=None, help="comma-separated simulated latencies in ms (default 0,200)")
     p.add_argument("--cases", default=",".join(ALL_CASES), help=f"subset of {','.join(ALL_CASES)} (default all)")
     p.add_argument("--streams", default=None, help="comma-separated endpoints every case reads (default all)")
-    p.add_argument("--quick", action="store_true", help="small scale, 0 ms only (a smoke run)")
+    p.add_argument(
+        "--quick", action="store_true", help="small scale, 0 ms, no activities-alone rows (a smoke run of every case)"
+    )
     p.add_argument("--output", default=None, help="markdown file (default bench-output/latest.md; quick.md if --quick)")
     a = p.parse_args(argv)
     a.scale = a.scale or ("small" if a.quick else "bench")
@@ -719,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     try:
         bench = Bench(sim, a.scale, check_endpoints(sim.totals, a.stream_list))
-        steps = bench.plan(a.case_list)
+        steps = bench.plan(a.case_list, single=not a.quick)
         for latency in a.latencies:
             sim.command(f"latency {latency}")
             for _, fn in steps:
