@@ -20,12 +20,12 @@ from typing import Any
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.flattening import flatten_schema
+from tap_daktela.shaping import CUSTOM_FIELDS
 
 from .configuration import Config, EndpointSelection
 
 LOGGER = logging.getLogger(__name__)
 
-CUSTOM_FIELDS = "customFields"
 CUSTOM_PREFIX = f"{CUSTOM_FIELDS}."
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-CUSTOM_FIELDS = "customFields"
+from tap_daktela.shaping import CUSTOM_FIELDS
 
 
 def _types(schema: dict) -> set[str]:
