@@ -27,6 +27,7 @@ from keboola.component.exceptions import UserException
 from tap_daktela.dates import parse_date_setting
 from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaConfigError
+from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES
 from tap_daktela.tap import MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ DEFAULT_MAX_CONCURRENT_REQUESTS = 10
 MAX_CONCURRENT_REQUESTS = 50
 DEFAULT_MAX_CONCURRENT_ENDPOINTS = 3
 MAX_CONCURRENT_ENDPOINTS = 20
-NESTED_OBJECTS = ("keys", "full")  # tap setting `nested_objects`: references as key + title columns, or full copies
 LOAD_TYPES = {"full_load": False, "incremental_load": True}  # a row's destination.load_type -> incremental
 PEM_START = "-----BEGIN"
 
@@ -79,7 +79,7 @@ class Config:
     date_to: str = DEFAULT_DATE_TO
     endpoints: tuple[EndpointSelection, ...] = ()
     incremental: bool = False
-    nested_objects: str = "keys"
+    nested_objects: str = DEFAULT_NESTED_OBJECTS_MODE
     batch_size: int = DEFAULT_BATCH_SIZE
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     max_concurrent_endpoints: int = DEFAULT_MAX_CONCURRENT_ENDPOINTS
@@ -299,8 +299,8 @@ def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now:
             f"'{paths['date_to']}' ({dates['date_to'][0]})."
         )
     nested, nested_path = _window_setting(params, selection, "nested_objects")
-    nested = "keys" if nested is None or nested == "" else nested
-    if nested not in NESTED_OBJECTS:
+    nested = DEFAULT_NESTED_OBJECTS_MODE if nested is None or nested == "" else nested
+    if nested not in NESTED_OBJECTS_MODES:
         raise ConfigError(f"Invalid configuration: '{nested_path}' must be 'keys' or 'full', got {nested!r}.")
 
     endpoints = parse_selection(params, required=require_endpoints)
