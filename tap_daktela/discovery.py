@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import requests
 
-from tap_daktela.auth import TOKEN_HEADER, api_url
+from tap_daktela.auth import TOKEN_HEADER, api_url, request, request_settings
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
 from tap_daktela.query import ListQuery
@@ -130,12 +130,15 @@ def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
     order = spec.replication_key or spec.primary_key
     query = ListQuery(sort=(order,), take=SAMPLE_SIZE)
     params = [(k, "desc" if k.endswith("[dir]") else v) for k, v in query.params()]
-    timeout = min(float(tap.config.get("request_timeout", 300)), SAMPLE_TIMEOUT)
-    response = tap.http_session.get(
+    settings = request_settings(tap.config)
+    settings["timeout"] = min(settings["timeout"], SAMPLE_TIMEOUT)
+    response = request(  # retried like any request: a 429 or 503 must not cost the stream its custom fields
+        "GET",
         api_url(tap.config["url"], f"{endpoint}.json"),
         params=params,
         headers={TOKEN_HEADER: tap.token_provider.token()},
-        timeout=timeout,
+        session=tap.http_session,
+        **settings,
     )
     if response.status_code in (403, 404):
         raise EndpointUnavailable(f"HTTP {response.status_code}")
@@ -162,8 +165,8 @@ def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict
             schemas[endpoint] = live_schema(static[endpoint], sample(tap, endpoint))
         except EndpointUnavailable as exc:
             tap.logger.warning("Discovery: endpoint '%s' answered %s; keeping its static schema", endpoint, exc)
-        except (requests.RequestException, ValueError) as exc:
-            unreachable.append(f"{endpoint} ({type(exc).__name__})")
+        except (DaktelaError, requests.RequestException, ValueError) as exc:
+            unreachable.append(f"{endpoint} ({exc if isinstance(exc, DaktelaError) else type(exc).__name__})")
 
     parallel = max(1, min(PARALLEL_SAMPLES, int(tap.config.get("max_concurrent_requests", 10))))
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="discover") as pool:

@@ -25,7 +25,7 @@ from tap_daktela.flattening import SEPARATOR
 from tap_daktela.references import Reference, key_of
 
 Converter = t.Callable[[t.Any], t.Any]
-INTERNAL_KEYS = frozenset({"_sys", "_rdata", "_guiData"})
+INTERNAL_KEYS = frozenset({"_sys", "_rdata", "_guiData", "_access"})  # `_access`: single GETs only
 # Credentials some nested records carry (a connector's token, an e-mail queue's OAuth token): never extracted.
 SECRET_KEYS = frozenset({"accessToken", "apiToken", "oauthToken", "refreshToken", "password", "secret"})
 DROPPED_KEYS = INTERNAL_KEYS | SECRET_KEYS

@@ -438,12 +438,6 @@ def test_discovery_reads_one_sample_per_stream_within_the_concurrency_budget(sim
     assert declared_custom_fields(schema_of(catalog, "contacts"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discovery.sample() sends its one request without the tap's retries: a single transient 503 (or a 429 "
-    "with Retry-After) makes the endpoint keep its static schema, so its custom fields vanish from the catalog "
-    "(the Keboola component discovers on every run: that run's table loses its customFields_<name> values)",
-)
 def test_discovery_retries_a_transient_error_like_any_other_request(fresh_sim, tmp_path):
     fresh_sim.knobs.fail_endpoint = {"contacts": [503], "tickets": [429]}
     fresh_sim.knobs.retry_after = 0

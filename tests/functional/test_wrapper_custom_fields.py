@@ -147,12 +147,6 @@ def test_list_fields_names_each_custom_field(csim, tmp_path):
     assert fields.index(CF) < fields.index(custom[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tap's discovery sample (tap_daktela/discovery.py sample()) is not retried: one transient 503 on "
-    "contacts during the run's discovery gives the static schema, so the table gets one `customFields` JSON column "
-    "instead of the customFields_<name> columns (those of earlier runs are left empty)",
-)
 def test_a_transient_error_during_discovery_keeps_the_custom_field_columns(csim, tmp_path):
     declared = scheme(csim)
     csim.knobs.fail_endpoint = {"contacts": [503]}
