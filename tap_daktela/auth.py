@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 import typing as t
+import warnings
 
 import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, NewConnectionError
 
-from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
+from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError, DaktelaError
 from tap_daktela.retries import send_with_retries
 from tap_daktela.session import certificate_problem
 
@@ -44,20 +45,26 @@ def request(
     send = session.request if session is not None else requests.request
     if session is None:
         kwargs["verify"] = verify_ssl
+        ca_bundle = verify_ssl if isinstance(verify_ssl, str) else None
     else:
         kwargs["auth"] = _no_auth  # the SDK sets the streams' authenticator on the shared session
+        # explicit, or `Session.request` would let REQUESTS_CA_BUNDLE override `verify_ssl: false` or `ca_bundle`
+        kwargs["verify"] = session.verify
+        ca_bundle = getattr(session, "ca_bundle", None)
     try:
-        return send_with_retries(
-            lambda: send(method, url, timeout=timeout, **kwargs),
-            max_tries=max_tries,
-            base_seconds=base_seconds,
-            what=url.rsplit("/", 1)[-1],
-            give_up=_unreachable,
-        )
+        with warnings.catch_warnings():
+            if kwargs["verify"] is False:  # said once per run where the setting is read, not once per request
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+            return send_with_retries(
+                lambda: send(method, url, timeout=timeout, **kwargs),
+                max_tries=max_tries,
+                base_seconds=base_seconds,
+                what=url.rsplit("/", 1)[-1],
+                give_up=_not_worth_retrying,
+            )
     except requests.exceptions.SSLError as exc:
-        verify = session.verify if session is not None else verify_ssl
         raise DaktelaConnectionError(
-            f"TLS certificate check failed for {base}: {certificate_problem(exc, verify)}"
+            f"TLS certificate check failed for {base}: {certificate_problem(exc, ca_bundle)}"
         ) from exc
     except requests.exceptions.RequestException as exc:
         raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {_connection_reason(exc)}") from exc
@@ -67,9 +74,10 @@ def _no_auth(prepared: requests.PreparedRequest) -> requests.PreparedRequest:
     return prepared
 
 
-def _unreachable(exc: Exception) -> bool:
-    """A refused connection or a host name that does not resolve: retrying will not help."""
-    return (
+def _not_worth_retrying(exc: Exception) -> bool:
+    """A certificate the settings do not trust, a refused connection or a host name that does not resolve:
+    asking again will not help."""
+    return isinstance(exc, requests.exceptions.SSLError) or (
         isinstance(exc, requests.exceptions.ConnectionError)
         and not isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ConnectTimeout))
         and any(isinstance(cause, NewConnectionError) for cause in _causes(exc))
@@ -184,16 +192,24 @@ class TokenProvider:
         self._session = session
         self._lock = threading.Lock()
         self._token: str | None = config.get("access_token") or None
+        self._failure: DaktelaError | None = None
 
     @property
     def can_login(self) -> bool:
         return bool(self._config.get("username") and self._config.get("password"))
 
     def token(self) -> str:
-        """The current token, logging in first if there is none yet."""
+        """The current token, logging in first if there is none yet. A login that failed is not tried again in
+        the same run (discovery and the sync would each retry it): its error is raised again."""
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._token is None:
-                self._login()
+                try:
+                    self._login()
+                except DaktelaError as exc:
+                    self._failure = exc
+                    raise
             assert self._token is not None
             return self._token
 

@@ -399,7 +399,7 @@ def _api_errors(stream: DaktelaStream) -> t.Iterator[None]:
     except requests.exceptions.SSLError as exc:
         raise DaktelaConnectionError(
             f"TLS certificate check failed for {stream.config['url']}: "
-            f"{certificate_problem(exc, stream.requests_session.verify)}"
+            f"{certificate_problem(exc, stream.config.get('ca_bundle'))}"
         ) from exc
     except requests.exceptions.RequestException as exc:
         raise DaktelaConnectionError(

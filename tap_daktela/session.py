@@ -39,9 +39,16 @@ def tls_verify(config: t.Mapping[str, t.Any]) -> bool | str:
     return True
 
 
-def build_session(config: t.Mapping[str, t.Any], connections: int) -> requests.Session:
+class DaktelaSession(requests.Session):
+    """A `requests.Session` that also knows the `ca_bundle` setting, so a failed check can name it."""
+
+    ca_bundle: str | None = None
+
+
+def build_session(config: t.Mapping[str, t.Any], connections: int) -> DaktelaSession:
     """A session whose pool keeps `connections` connections alive (+ login and tail) with the run's TLS rule."""
-    session = requests.Session()
+    session = DaktelaSession()
+    session.ca_bundle = config.get("ca_bundle") or None
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, connections) + EXTRA_CONNECTIONS)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -62,10 +69,11 @@ _CERTIFICATE_PROBLEMS = (
 )
 
 
-def certificate_problem(exc: BaseException, verify: bool | str) -> str:
-    """One line: what is wrong with the server's certificate, and which setting to change."""
+def certificate_problem(exc: BaseException, ca_bundle: str | None) -> str:
+    """One line: what is wrong with the server's certificate, and which setting to change (`ca_bundle`: the
+    setting's value, when set)."""
     text = str(exc).lower()
     problem = next((p for p in _CERTIFICATE_PROBLEMS if p.lower() in text), "the certificate is not trusted")
-    if isinstance(verify, str):
-        return f"{problem}; it is not signed by a CA in ca_bundle {verify!r}"
+    if ca_bundle:
+        return f"{problem}; it is not signed by a CA in ca_bundle {ca_bundle!r} (or set verify_ssl to false)"
     return f"{problem}; set ca_bundle to your CA's PEM file, or verify_ssl to false"

@@ -30,30 +30,16 @@ from tests.simulator.tls import server_context
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 NOT_CHECKED = "TLS certificates are not checked"
 STREAMS = ("users", "tickets")
-# Bug: tap_daktela.auth.request sends login and whoim with `session.request`, whose environment merge makes
-# REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over the session's `verify` (False or the ca_bundle path).
-ENV_OVERRIDES_SESSION = (
-    "product bug: with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) set in the environment, login.json and whoim.json "
-    "are sent by tap_daktela.auth.request through Session.request, whose merge_environment_settings replaces "
-    "verify=None with that bundle, which then wins over session.verify (False for verify_ssl false, the path for "
-    "ca_bundle); the run ends 'TLS certificate check failed ... set ca_bundle ... or verify_ssl to false' although "
-    "that is what is set (documented precedence: ca_bundle > verify_ssl false > the variables)"
-)
-MISNAMED_BUNDLE = (
-    "product bug: tap_daktela.session.certificate_problem calls any string `verify` 'ca_bundle', so when the bundle "
-    'came from REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE/SSL_CERT_FILE the line says "it is not signed by a CA in ca_bundle '
-    "'<the variable's path>'\": it names a setting the user never set, not the variable, and no longer says that "
-    "ca_bundle or verify_ssl false would fix it"
-)
 AMBIENT = {
     "clean": {},
     "system-bundle-in-env": {"REQUESTS_CA_BUNDLE": certifi.where(), "CURL_CA_BUNDLE": certifi.where()},
 }
 
 
-def ambient_params(xfail_reason: str | None = None) -> list:
-    marks = [pytest.mark.xfail(strict=True, reason=xfail_reason)] if xfail_reason else []
-    return [pytest.param("clean", id="clean"), pytest.param("system-bundle-in-env", id="env-bundle", marks=marks)]
+def ambient_params() -> list:
+    """A clean environment, and one whose REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE name the system bundle (as on many
+    machines): the settings must win over those variables."""
+    return [pytest.param("clean", id="clean"), pytest.param("system-bundle-in-env", id="env-bundle")]
 
 
 @contextlib.contextmanager
@@ -127,7 +113,7 @@ def assert_quiet_about_verification(stderr: str) -> None:
 # --- the tap ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ambient", ambient_params(MISNAMED_BUNDLE))
+@pytest.mark.parametrize("ambient", ambient_params())
 def test_untrusted_certificate_ends_with_one_line_naming_the_setting(
     tmp_path: Path, tls_sim: DaktelaSimulator, ambient: str
 ) -> None:
@@ -145,14 +131,6 @@ def test_untrusted_certificate_ends_with_one_line_naming_the_setting(
     assert tls_sim.counters.requests == 0  # no request got past the handshake
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a failed certificate check is retried like a network error (auth.request's give_up "
-    "excludes SSLError; the streams retry SSLError as a ConnectionError): max_retries+1 handshakes per login, "
-    "and the login is tried again after live discovery fell back to static schemas, so with the default "
-    "max_retries 5 / backoff_base_seconds 1 the one-line error comes after about a minute (observed under "
-    "meltano run: 62 s)",
-)
 def test_untrusted_certificate_is_not_retried(tmp_path: Path, tls_sim: DaktelaSimulator, catalog: dict) -> None:
     counter = ConnectionCounter(tls_sim)
     try:
@@ -164,7 +142,7 @@ def test_untrusted_certificate_is_not_retried(tmp_path: Path, tls_sim: DaktelaSi
     assert counter.count == 1  # one handshake: the certificate will not change in the next second
 
 
-@pytest.mark.parametrize("ambient", ambient_params(ENV_OVERRIDES_SESSION))
+@pytest.mark.parametrize("ambient", ambient_params())
 def test_verify_ssl_false_reads_everything_and_says_so_once(
     tmp_path: Path, tls_sim: DaktelaSimulator, ambient: str
 ) -> None:
@@ -177,7 +155,7 @@ def test_verify_ssl_false_reads_everything_and_says_so_once(
     assert_quiet_about_verification(run.stderr)
 
 
-@pytest.mark.parametrize("ambient", ambient_params(ENV_OVERRIDES_SESSION))
+@pytest.mark.parametrize("ambient", ambient_params())
 def test_ca_bundle_trusts_the_private_ca_with_checks_on(
     tmp_path: Path, tls_sim: DaktelaSimulator, ca_pem: Path, ambient: str
 ) -> None:
@@ -339,13 +317,6 @@ def test_keboola_verify_off_says_so_in_exactly_one_line(component_runs: dict, am
     assert len([line for line in log.splitlines() if NOT_CHECKED in line]) == 1, log[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: keboola_wrapper.component logs in and reads whoim with requests.request(verify=False) "
-    "(_login/_instance_timezone -> tap_daktela.auth.request without a session) before anything filters urllib3's "
-    "InsecureRequestWarning, so the job log gets two 'InsecureRequestWarning: Unverified HTTPS request is being "
-    "made to host ...' warnings (with their source line) besides the one 'TLS certificates are not checked' line",
-)
 @pytest.mark.parametrize("ambient", AMBIENT)
 def test_keboola_verify_off_without_insecure_request_warnings(component_runs: dict, ambient: str) -> None:
     _, proc = component_runs["verify-off", ambient]
