@@ -140,7 +140,7 @@ def write_table_manifest(
     types: Mapping[str, str],
     primary_key: list[str],
     incremental: bool,
-) -> dict[str, Any]:
+) -> None:
     """Write `{endpoint}.csv.manifest` through keboola.component (typed schema, primary key, incremental flag)."""
     pk = set(primary_key)
     schema = {
@@ -159,7 +159,6 @@ def write_table_manifest(
         has_header=True,
     )
     ci.write_manifest(table)
-    return table.get_manifest_dictionary(legacy_manifest=ci._expects_legacy_manifest())
 
 
 def merge_state(

@@ -1,4 +1,4 @@
-"""Benchmark: records/s, wall time, CPU, memory, requests and bytes of the tap and the Keboola component (SPEC 6).
+"""Benchmark: records/s, wall time, CPU, memory, requests and bytes of the tap and the Keboola component.
 
 ``python -m scripts.bench [--scale bench] [--latency 0,200] [--cases raw,tap,...] [--streams a,b] [--quick]``
 

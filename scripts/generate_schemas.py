@@ -1,7 +1,7 @@
 """Generate `tap_daktela/schemas/*.json` from Daktela's OpenAPI read schemas.
 
 Run: `python -m scripts.generate_schemas [path/to/openapi.json [out_dir]]`. The output is committed; the tap never
-reads the OpenAPI file at run time. Rules (see SPEC section 3 and FACTS section 7):
+reads the OpenAPI file at run time. Rules (facts about Daktela's API and its real responses):
 - every field is nullable except the primary key; enums are dropped (instances add values);
 - naive Daktela datetimes become `format: date-time` (the tap converts them to ISO 8601 with offset);
 - foreign keys are declared one level deep (their scalar fields typed), deeper ones are free-form objects;
@@ -52,7 +52,7 @@ SCHEMA_REFS = {
 }
 # The stream whose records a component describes; activitiesChat only borrows the web-chat model.
 STREAM_OF_COMPONENT = {PREFIX + ref: stream for stream, ref in SCHEMA_REFS.items() if stream != "activitiesChat"}
-# activitiesChat is the legacy web-chat model (FACTS 7.4); it keeps these fields of the current web model.
+# activitiesChat is the legacy (2019) web-chat model, web chat is activitiesWeb now; it keeps these web-model fields.
 CHAT_FIELDS = (
     *("name", "title", "email", "phone", "wait_time", "duration", "answered", "disconnection", "time"),
     *("missed", "missed_time", "queue", "user", "contact", "options"),
@@ -62,7 +62,7 @@ FREE_ARRAY = {"type": ["array", "null"], "items": {}}
 BOOLEAN = {"type": ["boolean", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 STRING = {"type": ["string", "null"]}
-# Keys seen in real responses (FACTS 7.2 "+obs") or listed by the official docs (S10, FACTS 7.4) but missing
+# Keys seen in real responses or listed by Daktela's official docs for the web chat, but missing
 # from the OpenAPI read schemas. Not `_sys`, `_rdata`, `_guiData` (bookkeeping) nor `_access` (single GET only).
 OBSERVED_EXTRA = {
     "activities": {"item": FREE_FORM, "anonymized": BOOLEAN, "attachments": FREE_ARRAY},
