@@ -24,7 +24,7 @@ from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
 from tap_daktela.dates import LocalTimeConverter
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
-from tap_daktela.field_pushdown import dotted_answer, requested_fields
+from tap_daktela.field_pushdown import BOTH, NONE, Dotting, dotted_answer, dotted_fields, requested_fields
 from tap_daktela.memory import release_free_memory
 from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_text
 from tap_daktela.paging import ListReader, Page
@@ -41,9 +41,16 @@ if t.TYPE_CHECKING:
     from tap_daktela.tap import TapDaktela
 
 
+PROBE_RECORDS = 20  # records of the dotted-fields probe: small when honoured, and enough to meet a non-empty array
+
+
 class DateFilterRejected(Exception):
     """The endpoint answered 400 to a request that filtered on its date field (a known quirk of some activities
     endpoints)."""
+
+
+class RequestRejected(DaktelaAPIError):
+    """The endpoint answered 400 (or another 4xx without a meaning of its own) to a request."""
 
 
 class EndpointMissing(DaktelaAPIError):
@@ -137,7 +144,7 @@ class DaktelaStream(RESTStream):
             raise DaktelaAPIError(f"no rights for endpoint '{self.name}' (HTTP 403){suffix}")
         if status == 404:
             raise EndpointMissing(f"endpoint '{self.name}' does not exist on this instance (HTTP 404)")
-        raise DaktelaAPIError(f"endpoint '{self.name}' rejected the request (HTTP {status}){suffix}")
+        raise RequestRejected(f"endpoint '{self.name}' rejected the request (HTTP {status}){suffix}")
 
     # --- requests -----------------------------------------------------------------------------------------
 
@@ -229,9 +236,27 @@ class DaktelaStream(RESTStream):
             if name in keys or self.mask.get(("properties", name), True)
         ]
 
-    def requested_fields(self, dotted: bool) -> tuple[str, ...]:
-        """`fields[]` pushdown of the selection (keys always), nested keys dotted when `dotted`."""
-        return requested_fields(self.effective_schema["properties"], self.selected_properties, dotted=dotted)
+    @cached_property
+    def array_keys(self) -> dict[str, tuple[str, ...]]:
+        """Arrays of references -> the key fields of their items (what `statuses.name` asks for)."""
+        return {name: ref.key_fields for name, ref in references(self.name).items() if ref.many}
+
+    def requested_fields(self, dotting: Dotting = NONE) -> tuple[str, ...]:
+        """`fields[]` pushdown of the selection (keys always), nested keys dotted for the kinds in `dotting`."""
+        return requested_fields(
+            self.effective_schema["properties"], self.selected_properties, dotting=dotting, array_keys=self.array_keys
+        )
+
+    def dotted_kinds(self, query: ListQuery) -> dict[str, str]:
+        """Parent property -> kind (objects or arrays) of the dotted fields in `query`."""
+        properties = self.effective_schema["properties"]
+        kinds = {}
+        for field in query.fields:
+            parent, _, child = field.partition(".")
+            dotted = dotted_fields(parent, properties[parent], self.array_keys.get(parent, ())) if child else None
+            if dotted:
+                kinds[parent] = dotted[0]
+        return kinds
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of the bookmark and `start_date`; the SDK's version cannot read phrases like `7 days ago`."""
@@ -255,7 +280,7 @@ class DaktelaStream(RESTStream):
             )
         return start, self.daktela.end_date
 
-    def base_query(self, context: Context | None = None, *, dotted_ok: bool = False) -> ListQuery:
+    def base_query(self, context: Context | None = None, *, dotting: Dotting = NONE) -> ListQuery:
         filters = []
         if self.replication_key and not self.date_filter_fallback:
             low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
@@ -266,7 +291,7 @@ class DaktelaStream(RESTStream):
         return ListQuery(
             filters=tuple(filters),
             sort=self.key_fields,
-            fields=self.requested_fields(dotted_ok),
+            fields=self.requested_fields(dotting),
             take=self.daktela.page_size,
         )
 
@@ -305,7 +330,7 @@ class DaktelaStream(RESTStream):
         (an outdated catalog then says what it misses), and, when nested keys could be asked for by dotted
         `fields[]`, whether the instance honours them (probed once per run)."""
         plain = self.base_query(context)
-        dotted = self.base_query(context, dotted_ok=True)
+        dotted = self.base_query(context, dotting=BOTH)
         if not plain.fields and not dotted.fields:
             return plain  # whole records: the shaper sees every field they carry
         if not self._sampled:
@@ -318,14 +343,26 @@ class DaktelaStream(RESTStream):
                 return plain
         if dotted.fields == plain.fields:
             return plain
-        return dotted if self.daktela.dotted_fields_honoured(self, dotted) else plain
+        return self.base_query(context, dotting=self.daktela.dotted_fields_honoured(self, dotted))
 
-    def probe_dotted_fields(self, query: ListQuery) -> bool | None:
-        """One record with dotted `fields[]`: True when each nested object came back with exactly the asked
-        fields, False when it came back whole or not at all, None when the record cannot tell (all null)."""
-        with self.api_errors():
-            page = self.fetch_page(replace(query, take=1))
-        return dotted_answer(self.decoder.record(page.raws[0]), query.fields) if page.raws else None
+    def probe_dotted_fields(self, query: ListQuery) -> dict[str, bool | None]:
+        """A few records with dotted `fields[]` (one can have only empty arrays): per kind, True when the nested
+        values came back with exactly the asked fields, False when one came back whole or not at all, None when
+        no record can tell. An instance that rejects them (HTTP 400; the date filter of the same query was just
+        accepted by the sample) honours neither."""
+        kinds = self.dotted_kinds(query)
+        try:
+            with self.api_errors():
+                page = self.fetch_page(replace(query, take=PROBE_RECORDS))
+        except (DateFilterRejected, RequestRejected) as exc:
+            self.logger.info("%s: dotted fields[] were rejected (%s)", self.name, exc)
+            return dict.fromkeys(kinds.values(), False)
+        answers: dict[str, bool | None] = dict.fromkeys(kinds.values())
+        for raw in page.raws:  # any record that came back whole disproves; one that came back dotted proves
+            for kind, answer in dotted_answer(self.decoder.record(raw), query.fields, kinds).items():
+                if answer is not None and answers[kind] is not False:
+                    answers[kind] = answer
+        return answers
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK announces every failure as "An unhandled error occurred while syncing"; the tap's own one-line

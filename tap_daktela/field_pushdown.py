@@ -1,9 +1,12 @@
 """Which fields to ask Daktela for (`fields[]`), and whether the instance honours dotted nested fields.
 
-Asking for the selected fields only saves Daktela rendering and sending whole records. A nested object declared
-with scalar fields only (a reference kept as its key and title) can be asked for as dotted fields, `user.name`
-and `user.title`, instead of the whole expanded user; whether an instance honours that is not documented with
-certainty, so the stream probes it on one record (see `dotted_answer`).
+Asking for the selected fields only saves Daktela rendering and sending whole records. Two kinds of nested value
+can be asked for as dotted fields instead of whole expanded records:
+- OBJECTS: a nested object declared with scalar fields only (a reference kept as its key and title):
+  `user.name`, `user.title` instead of the whole user;
+- ARRAYS: an array of references kept as keys: `statuses.name` instead of every whole status.
+Whether an instance honours either is not documented with certainty, so the stream probes both on one record
+and each kind is used only once a record proves it (`dotted_answer`).
 """
 
 from __future__ import annotations
@@ -12,51 +15,78 @@ import typing as t
 
 from tap_daktela.shaping import CUSTOM_FIELDS
 
+OBJECTS, ARRAYS = "objects", "arrays"
+Dotting = frozenset[str]  # which kinds of dotted fields to ask for
+NONE: Dotting = frozenset()
+BOTH: Dotting = frozenset({OBJECTS, ARRAYS})
+
 
 def _types(schema: dict) -> set[str]:
     kind = schema.get("type", [])
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def dotted_fields(name: str, prop: dict) -> list[str] | None:
-    """`["user.name", "user.title"]` for an object declared with scalar fields only, else None (ask for it whole).
+def _is_scalar(schema: dict) -> bool:
+    kinds = _types(schema) - {"null"}
+    return bool(kinds) and not kinds & {"object", "array"}
+
+
+def dotted_fields(name: str, prop: dict, array_keys: t.Sequence[str] = ()) -> tuple[str, list[str]] | None:
+    """`("objects", ["user.name", "user.title"])` for an object declared with scalar fields only, `("arrays",
+    ["statuses.name"])` for an array of scalar keys whose key fields are `array_keys`; None: ask for it whole.
     Custom fields are always asked for whole: their values are lists."""
+    if name == CUSTOM_FIELDS:
+        return None
     children = prop.get("properties") or {}
-    if name == CUSTOM_FIELDS or not children:
-        return None
-    if any(not _types(child) or _types(child) & {"object", "array"} for child in children.values()):
-        return None
-    return [f"{name}.{child}" for child in children]
+    if children and all(_is_scalar(child) for child in children.values()):
+        return OBJECTS, [f"{name}.{child}" for child in children]
+    if array_keys and "array" in _types(prop) and _is_scalar(prop.get("items") or {}):
+        return ARRAYS, [f"{name}.{key}" for key in array_keys]
+    return None
 
 
-def requested_fields(properties: dict[str, dict], selected: t.Sequence[str], *, dotted: bool) -> tuple[str, ...]:
-    """The `fields[]` of a list request: the selected top-level properties, nested objects as dotted fields when
-    `dotted`; none (everything) when every property is wanted whole."""
+def requested_fields(
+    properties: dict[str, dict],
+    selected: t.Sequence[str],
+    *,
+    dotting: Dotting = NONE,
+    array_keys: t.Mapping[str, t.Sequence[str]] | None = None,
+) -> tuple[str, ...]:
+    """The `fields[]` of a list request: the selected top-level properties, nested values dotted for the kinds in
+    `dotting` (`array_keys`: property -> key fields of arrays of references); none (everything) when every
+    property is wanted whole."""
     wanted: list[str] = []
     for name in selected:
-        parts = dotted_fields(name, properties[name]) if dotted else None
-        wanted += parts or [name]
+        dotted = dotted_fields(name, properties[name], (array_keys or {}).get(name, ()))
+        wanted += dotted[1] if dotted and dotted[0] in dotting else [name]
     return () if wanted == list(properties) else tuple(wanted)
 
 
-def dotted_answer(record: dict, fields: t.Sequence[str]) -> bool | None:
-    """Whether a record answered to dotted `fields` proves the instance honours them: True when every nested object
-    came back with only asked fields, False when one came back whole or not at all, None when the record cannot
-    tell (every asked object is null)."""
+def dotted_answer(record: dict, fields: t.Sequence[str], kinds: t.Mapping[str, str]) -> dict[str, bool | None]:
+    """What one record answered to dotted `fields` proves, per kind (`kinds`: parent property -> its kind): True
+    when every nested value came back with only asked fields, False when one came back whole or not at all, None
+    when the record cannot tell (null objects, empty arrays)."""
     asked: dict[str, set[str]] = {}
     for field in fields:
         parent, _, child = field.partition(".")
         if child:
             asked.setdefault(parent, set()).add(child)
-    proven = False
+    answers: dict[str, bool | None] = {}
     for parent, children in asked.items():
+        kind = kinds[parent]
+        if answers.get(kind) is False:
+            continue
         if parent not in record:
-            return False
+            answers[kind] = False
+            continue
         value = record[parent]
-        if isinstance(value, dict):
-            if not value or not set(value) <= children:
-                return False
-            proven = True
-        elif value is not None:
-            return False
-    return True if proven else None
+        items = value if kind == ARRAYS and isinstance(value, list) else [value]
+        for item in items:
+            if item is None:
+                continue
+            if isinstance(item, dict) and item and set(item) <= children:
+                answers[kind] = True
+            else:
+                answers[kind] = False
+                break
+    return {kind: answers.get(kind) for kind in set(kinds.values())}

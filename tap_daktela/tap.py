@@ -122,7 +122,7 @@ class TapDaktela(Tap):
         """
         # set before the SDK's __init__, which already builds the streams (and discovers them)
         self._discover = None if discover is None else set(discover)
-        self._dotted_fields: bool | None = None
+        self._dotted_fields: dict[str, bool] = {}  # kind of dotted fields -> honoured, once known
         self._dotted_lock = threading.Lock()
         try:
             super().__init__(*args, **kwargs)
@@ -170,23 +170,22 @@ class TapDaktela(Tap):
         """One session for every request of the run; its pool holds `max_concurrent_requests` connections."""
         return build_session(self.config, int(self.config.get("max_concurrent_requests", 10)))
 
-    def dotted_fields_honoured(self, stream: DaktelaStream, query: t.Any) -> bool:
-        """Whether the instance answers dotted `fields[]` (`user.name`) with just those nested fields: probed on
-        one record, once per run (the first stream whose record can tell decides for all)."""
+    def dotted_fields_honoured(self, stream: DaktelaStream, query: t.Any) -> frozenset[str]:
+        """Which kinds of dotted `fields[]` (`user.name`; `statuses.name`) the instance answers with just those
+        nested fields: probed on one record, once per run and kind (the first record that can tell decides)."""
         with self._dotted_lock:
-            if self._dotted_fields is None:
-                answer = stream.probe_dotted_fields(query)
-                if answer is None:
-                    return False
-                self._dotted_fields = answer
-                self.logger.info(
-                    "Dotted fields[] %s by the instance%s",
-                    "are honoured" if answer else "are not honoured",
-                    "" if answer else "; nested keys are taken from whole records",
-                )
-            return self._dotted_fields
-
-    # --- run-wide values, checked before the first request -------------------------------------------
+            unknown = {kind for kind in stream.dotted_kinds(query).values() if kind not in self._dotted_fields}
+            if unknown:
+                for kind, answer in stream.probe_dotted_fields(query).items():
+                    if answer is not None and kind not in self._dotted_fields:
+                        self._dotted_fields[kind] = answer
+                        self.logger.info(
+                            "Dotted fields[] for nested %s %s by the instance%s",
+                            kind,
+                            "are honoured" if answer else "are not honoured",
+                            "" if answer else "; their keys are taken from whole records",
+                        )
+            return frozenset(kind for kind, answer in self._dotted_fields.items() if answer)
 
     def check_settings(self) -> None:
         """Fail with one clear line on settings the tap cannot use, before any request."""

@@ -207,3 +207,26 @@ def test_a_failure_is_not_preceded_by_the_sdk_announcement(sim, tmp_path, one_st
     assert run.returncode == 1
     assert run.error_line.startswith("tap-daktela: error: no rights for endpoint 'contacts' (HTTP 403)")
     assert "An unhandled error occurred" not in run.stderr
+
+
+def test_a_400_without_a_date_filter_is_an_error_not_the_date_filter_quirk(sim, tmp_path, discovered_catalog):
+    """The date-filter fallback is for a 400 to a request that filtered on the date. A 400 to a request that did
+    not (no start_date, no bookmark: the sort and fields[] still name the replication key) is reported as it is."""
+    catalog = select(copy.deepcopy(discovered_catalog), {"activitiesChat": None})
+    sim.knobs.fail_endpoint = {"activitiesChat": [400]}
+    run = run_tap(tmp_path, tap_config(sim), catalog=catalog)
+    assert run.returncode == 1
+    assert run.error_line.startswith("tap-daktela: error: endpoint 'activitiesChat' rejected the request (HTTP 400)")
+    assert "reading it without the date filter" not in run.stderr
+    assert run.records("activitiesChat") == []
+
+
+def test_a_400_to_a_date_filtered_request_falls_back_and_delivers_exactly_the_window(sim, tmp_path, discovered_catalog):
+    catalog = select(copy.deepcopy(discovered_catalog), {"activitiesChat": None})
+    sim.knobs.reject_date_filter = {"activitiesChat"}
+    run = run_tap(tmp_path, tap_config(sim, start_date="2024-06-01", end_date="2025-01-01"), catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert "reading it without the date filter" in run.stderr
+    expected = sim.total("activitiesChat", start="2024-06-01", end="2025-01-01")
+    names = [r["name"] for r in run.records("activitiesChat")]
+    assert len(names) == len(set(names)) == expected

@@ -2,44 +2,59 @@
 
 from __future__ import annotations
 
-from tap_daktela.field_pushdown import dotted_answer, dotted_fields, requested_fields
+from tap_daktela.field_pushdown import ARRAYS, BOTH, NONE, OBJECTS, dotted_answer, dotted_fields, requested_fields
 
 KEYS = {"type": ["object", "null"], "properties": {"name": {"type": ["string", "null"]}, "title": {"type": "string"}}}
 FULL = {"type": ["object", "null"], "properties": {"name": {"type": ["string"]}, "role": {"type": ["object", "null"]}}}
+KEY_ARRAY = {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
 PROPERTIES = {
     "name": {"type": ["integer"]},
     "user": KEYS,
     "category": FULL,
     "customFields": {"type": ["object", "null"], "properties": {"vin": {"type": ["string", "null"]}}},
-    "statuses": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
+    "statuses": KEY_ARRAY,
+    "attachments": {"type": ["array", "null"], "items": {}},
 }
+ARRAY_KEYS = {"statuses": ("name",)}
 
 
-def test_dotted_only_for_objects_of_scalars():
-    assert dotted_fields("user", KEYS) == ["user.name", "user.title"]
+def test_dotted_only_for_objects_of_scalars_and_arrays_of_keys():
+    assert dotted_fields("user", KEYS) == (OBJECTS, ["user.name", "user.title"])
     assert dotted_fields("category", FULL) is None  # a deeper object inside: asked for whole
     assert dotted_fields("customFields", PROPERTIES["customFields"]) is None
-    assert dotted_fields("statuses", PROPERTIES["statuses"]) is None
+    assert dotted_fields("statuses", KEY_ARRAY) is None  # not known as an array of references
+    assert dotted_fields("statuses", KEY_ARRAY, ("name",)) == (ARRAYS, ["statuses.name"])
+    assert dotted_fields("attachments", PROPERTIES["attachments"], ("name",)) is None
 
 
 def test_requested_fields():
     everything = list(PROPERTIES)
-    assert requested_fields(PROPERTIES, everything, dotted=False) == ()
-    assert requested_fields(PROPERTIES, everything, dotted=True) == (
+    assert requested_fields(PROPERTIES, everything, dotting=NONE, array_keys=ARRAY_KEYS) == ()
+    assert requested_fields(PROPERTIES, everything, dotting=BOTH, array_keys=ARRAY_KEYS) == (
         "name",
         "user.name",
         "user.title",
         "category",
         "customFields",
-        "statuses",
+        "statuses.name",
+        "attachments",
     )
-    assert requested_fields(PROPERTIES, ["name", "statuses"], dotted=True) == ("name", "statuses")
+    only_objects = requested_fields(PROPERTIES, everything, dotting=frozenset({OBJECTS}), array_keys=ARRAY_KEYS)
+    assert "statuses" in only_objects and "user.name" in only_objects
+    assert requested_fields(PROPERTIES, ["name", "statuses"], dotting=NONE) == ("name", "statuses")
 
 
-def test_dotted_answer():
-    fields = ("name", "user.name", "user.title", "queue.name")
-    assert dotted_answer({"name": 1, "user": {"name": "a", "title": "A"}, "queue": None}, fields) is True
-    assert dotted_answer({"name": 1, "user": {"name": "a", "title": "A", "role": {}}, "queue": None}, fields) is False
-    assert dotted_answer({"name": 1, "queue": None}, fields) is False  # dotted entries ignored: parent missing
-    assert dotted_answer({"name": 1, "user": None, "queue": None}, fields) is None  # nothing to tell by
-    assert dotted_answer({"name": 1, "user": 5, "queue": None}, fields) is False
+def test_dotted_answer_per_kind():
+    fields = ("name", "user.name", "user.title", "queue.name", "statuses.name")
+    kinds = {"user": OBJECTS, "queue": OBJECTS, "statuses": ARRAYS}
+    honoured = {"name": 1, "user": {"name": "a", "title": "A"}, "queue": None, "statuses": [{"name": "s"}]}
+    assert dotted_answer(honoured, fields, kinds) == {OBJECTS: True, ARRAYS: True}
+    whole = {"name": 1, "user": {"name": "a", "title": "A", "role": {}}, "statuses": [{"name": "s", "color": ""}]}
+    assert dotted_answer({**whole, "queue": None}, fields, kinds) == {OBJECTS: False, ARRAYS: False}
+    ignored = {"name": 1}  # dotted entries dropped: the parents are missing
+    assert dotted_answer(ignored, fields, kinds) == {OBJECTS: False, ARRAYS: False}
+    cannot_tell = {"name": 1, "user": None, "queue": None, "statuses": []}
+    assert dotted_answer(cannot_tell, fields, kinds) == {OBJECTS: None, ARRAYS: None}
+    mixed = {"name": 1, "user": {"name": "a"}, "queue": None, "statuses": [{"name": "s", "title": "S"}]}
+    assert dotted_answer(mixed, fields, kinds) == {OBJECTS: True, ARRAYS: False}
+    assert dotted_answer({"name": 1, "user": 5, "queue": None, "statuses": []}, fields, kinds)[OBJECTS] is False
