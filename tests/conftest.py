@@ -123,3 +123,14 @@ def discovered_catalog(tmp_path_factory) -> dict:
     run = run_tap(tmp_path_factory.mktemp("discover"), {"url": "https://example.daktela.com"}, "--discover")
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
+
+
+def walk_keys(value):
+    """Every key of every object inside a JSON value, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from walk_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_keys(item)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -20,22 +18,17 @@ import pytest
 
 from tap_daktela.flattening import flatten_schema
 from tests.conftest import PASSWORD, USERNAME
+from tests.meltano_project import BIN, copy_project, run_meltano, user_env
 from tests.simulator import DaktelaSimulator
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 STATE_ID = "dev:tap-daktela-to-target-csv"
 SELECTED = ("tickets", "users", "activitiesCall")
-# What the editable install (`pip_url: -e .`) needs from the project.
-PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "tap_daktela", "keboola_wrapper", "plugins")
 
 csv.field_size_limit(sys.maxsize)
 
 
 def meltano(project: Path, *args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [str(BIN / "meltano"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    done = run_meltano(project, *args, env=env, timeout=timeout)
     assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     return done
 
@@ -53,14 +46,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project with its plugins installed by `meltano install`."""
-    root = tmp_path_factory.mktemp("meltano-project")
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy2(source, root / name)
-    return root
+    return copy_project(tmp_path_factory.mktemp("meltano-project"))
 
 
 @pytest.fixture(scope="module")
@@ -71,22 +57,9 @@ def sim():
 
 @pytest.fixture(scope="module")
 def env(sim) -> dict[str, str]:
-    """The user's shell: meltano (and uv) on PATH, credentials in the env vars meltano.yml points at."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MELTANO_", "TAP_DAKTELA", "TARGET_CSV", "DAKTELA_", "VIRTUAL_ENV"))
-    }
-    return base | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DAKTELA_URL": sim.url,
-        "DAKTELA_USERNAME": USERNAME,
-        "DAKTELA_PASSWORD": PASSWORD,
-        # Meltano's documented `<PLUGIN>__SELECT` override of `select` (meltano.yml selects everything).
-        "TAP_DAKTELA__SELECT": json.dumps([f"{stream}.*" for stream in SELECTED]),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_HUB_URL": "http://127.0.0.1:9/meltano-hub-is-not-needed",  # nothing listens: the Hub is never used
-    }
+    """The user's shell, with Meltano's documented `<PLUGIN>__SELECT` override of `select` (meltano.yml selects
+    everything)."""
+    return user_env(sim.url, TAP_DAKTELA__SELECT=json.dumps([f"{stream}.*" for stream in SELECTED]))
 
 
 def catalog_schema(project: Path, stream: str, sim: DaktelaSimulator) -> dict:

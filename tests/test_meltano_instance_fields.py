@@ -7,16 +7,14 @@ does: `meltano select tap-daktela --list --all` lists the contacts' custom field
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, USERNAME
+from tests.meltano_project import copy_project, user_env
 from tests.simulator import DaktelaSimulator
-from tests.test_meltano import BIN, PROJECT_FILES, REPO, meltano, read_csv, run_files
+from tests.test_meltano import meltano, read_csv, run_files
 from tests.test_tap_instance_fields import expected_flat_cells
 
 CF = "customFields"
@@ -34,33 +32,13 @@ def sim():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project (its plugins are installed by the first meltano command that needs them)."""
-    root = tmp_path_factory.mktemp("meltano-custom-fields")
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy2(source, root / name)
-    return root
+    return copy_project(tmp_path_factory.mktemp("meltano-custom-fields"))
 
 
 @pytest.fixture(scope="module")
 def env(sim) -> dict[str, str]:
-    """The user's shell, as in tests/test_meltano.py, with a selection of two contact custom fields."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MELTANO_", "TAP_DAKTELA", "TARGET_CSV", "DAKTELA_", "VIRTUAL_ENV"))
-    }
-    return base | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DAKTELA_URL": sim.url,
-        "DAKTELA_USERNAME": USERNAME,
-        "DAKTELA_PASSWORD": PASSWORD,
-        "TAP_DAKTELA__SELECT": json.dumps(SELECT),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_HUB_URL": "http://127.0.0.1:9/meltano-hub-is-not-needed",
-    }
+    """The user's shell with a selection of two contact custom fields."""
+    return user_env(sim.url, TAP_DAKTELA__SELECT=json.dumps(SELECT))
 
 
 def selection_lines(output: str) -> dict[str, str]:

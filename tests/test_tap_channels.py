@@ -14,7 +14,7 @@ import pytest
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.shaping import SECRET_KEYS
-from tests.conftest import run_tap, select, tap_config
+from tests.conftest import run_tap, select, tap_config, walk_keys
 from tests.simulator import DaktelaSimulator
 
 CHANNELS = ["activitiesSms", "activitiesFbm", "activitiesIgdm", "activitiesWap", "activitiesVbr", "activitiesWeb"]
@@ -54,16 +54,6 @@ def date_time_pairs(schema: dict, emitted: dict, served: dict, path: str = ""):
             yield f"{path}{name}", value, raw
         elif isinstance(value, dict) and isinstance(raw, dict) and "properties" in prop:
             yield from date_time_pairs(prop, value, raw, f"{path}{name}.")
-
-
-def walk_keys(value):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from walk_keys(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk_keys(item)
 
 
 def catalog_for(discovered_catalog: dict, streams) -> dict:

@@ -16,7 +16,7 @@ import pytest
 
 from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.references import references
-from tests.conftest import TapRun, run_tap, tap_config
+from tests.conftest import TapRun, run_tap, tap_config, walk_keys
 from tests.simulator import DaktelaSimulator
 
 STREAMS = [endpoint.name for endpoint in ENDPOINTS]
@@ -146,16 +146,6 @@ def _target_declares_title(runs: Runs, stream: str, prop: str) -> bool:
     """`<prop>_title` is expected when the (single) target stream declares `title` in the run's catalog."""
     targets = references(stream)[prop].streams
     return len(targets) == 1 and "title" in runs.schema("keys", targets[0])["properties"]
-
-
-def _walk_keys(value):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _walk_keys(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk_keys(item)
 
 
 def _cells(run: TapRun):
@@ -341,10 +331,10 @@ def test_no_credentials_in_records_or_cells(runs, run):
     assert not [secret for secret in secrets if secret in stdout]
     for stream in STREAMS:
         for record in runs.run[run].records(stream):
-            for key in _walk_keys(record):
+            for key in walk_keys(record):
                 assert key.rsplit("_", 1)[-1] not in CREDENTIALS, (run, stream, key)
     for stream, column, value in _cells(runs.run[run]):
-        assert not set(_walk_keys(value)) & set(CREDENTIALS + INTERNALS), (run, stream, column)
+        assert not set(walk_keys(value)) & set(CREDENTIALS + INTERNALS), (run, stream, column)
 
 
 @pytest.mark.parametrize("run", ["keys", "full"])

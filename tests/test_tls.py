@@ -13,7 +13,6 @@ import contextlib
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +22,8 @@ from pathlib import Path
 import certifi
 import pytest
 
-from tests.conftest import BIN, PASSWORD, REPO, USERNAME, TapRun, run_tap, select, tap_config
+from tests.conftest import PASSWORD, REPO, USERNAME, TapRun, run_tap, select, tap_config
+from tests.meltano_project import copy_project, run_meltano, user_env
 from tests.simulator import DaktelaSimulator
 from tests.simulator.tls import server_context
 
@@ -335,43 +335,18 @@ def test_keboola_untrusted_certificate_is_one_user_error(component_runs: dict) -
 
 # --- meltano run --------------------------------------------------------------------------------------------
 
-MELTANO_PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "tap_daktela", "keboola_wrapper", "plugins")
-
 
 @pytest.fixture(scope="module")
 def meltano_project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("meltano-tls")
-    for name in MELTANO_PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy2(source, root / name)
-    return root
+    return copy_project(tmp_path_factory.mktemp("meltano-tls"))
 
 
 def meltano_env(sim: DaktelaSimulator, **extra: str) -> dict[str, str]:
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MELTANO_", "TAP_DAKTELA", "TARGET_CSV", "DAKTELA_", "VIRTUAL_ENV"))
-    }
-    return base | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DAKTELA_URL": sim.url,
-        "DAKTELA_USERNAME": USERNAME,
-        "DAKTELA_PASSWORD": PASSWORD,
-        "TAP_DAKTELA__SELECT": json.dumps(["users.*"]),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_HUB_URL": "http://127.0.0.1:9/meltano-hub-is-not-needed",
-        **extra,
-    }
+    return user_env(sim.url, TAP_DAKTELA__SELECT=json.dumps(["users.*"]), **extra)
 
 
 def meltano(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "meltano"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
-    )
+    return run_meltano(project, *args, env=env)
 
 
 @pytest.fixture(scope="module")
