@@ -58,3 +58,9 @@ def test_dotted_answer_per_kind():
     mixed = {"name": 1, "user": {"name": "a"}, "queue": None, "statuses": [{"name": "s", "title": "S"}]}
     assert dotted_answer(mixed, fields, kinds) == {OBJECTS: True, ARRAYS: False}
     assert dotted_answer({"name": 1, "user": 5, "queue": None, "statuses": []}, fields, kinds)[OBJECTS] is False
+
+
+def test_an_array_answered_as_an_object_is_not_honoured():
+    kinds = {"statuses": ARRAYS}
+    assert dotted_answer({"statuses": {"name": "s"}}, ("statuses.name",), kinds) == {ARRAYS: False}
+    assert dotted_answer({"statuses": None}, ("statuses.name",), kinds) == {ARRAYS: None}
