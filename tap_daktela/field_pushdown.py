@@ -83,7 +83,7 @@ def dotted_answer(record: dict, fields: t.Sequence[str], kinds: t.Mapping[str, s
         if kind == ARRAYS and value is not None and not isinstance(value, list):
             answers[kind] = False  # an array asked for by key must still come back as an array
             continue
-        items = value if kind == ARRAYS else [value]
+        items = (value or []) if kind == ARRAYS else [value]
         for item in items:
             if item is None:
                 continue
