@@ -407,7 +407,8 @@ class DaktelaStream(RESTStream):
         This overrides a private SDK method because no public hook skips the SDK's own selection walk: it visits
         every nested key of every record against the selection mask, and for Daktela's deeply expanded records
         that walk was two thirds of the tap's CPU time; the shaper has already done the selection. Stream maps
-        still apply.
+        still apply. The message carries the SDK's private `_stream_version` as the SDK's own method does. These
+        are the tap's only uses of private SDK names.
         """
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
