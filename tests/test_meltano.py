@@ -111,6 +111,11 @@ def test_meltano_run_twice_resumes_from_state(project: Path, env: dict[str, str]
     first_tickets = rows
     assert {"name", "title", "edited", "user_name", "category_title"} <= set(header)
     assert "user" not in header and "category" not in header  # nested objects are `parent_child` columns
+    # the project's nested_objects is keys: references are their key and title, not the embedded copies
+    assert {"user_name", "user_title", "created_by_name", "category_name"} <= set(header)
+    assert not {"user_email", "user_role", "category_sla", "created_by_profile"} & set(header)
+    users = {record["name"] for record in sim.records("users")}
+    assert {row["user_name"] for row in rows if row["user_name"]} <= users  # keys join to the users table
     assert {row["name"] for row in rows} == {str(record["name"]) for record in sim.records("tickets")}
     assert all(row["edited"][-6] in "+-" for row in rows if row["edited"])  # ISO 8601 with the instance offset
 
