@@ -16,18 +16,13 @@ from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.shaping import SECRET_KEYS
 from tests.conftest import run_tap, select, tap_config, walk_keys
 from tests.simulator import DaktelaSimulator
+from tests.test_tap_nested_objects import CHANNEL_OF_TYPE
 
 CHANNELS = ["activitiesSms", "activitiesFbm", "activitiesIgdm", "activitiesWap", "activitiesVbr", "activitiesWeb"]
 FULL_TABLES = ["ticketsCategories", "campaignsTypes"]
 NEW_STREAMS = CHANNELS + FULL_TABLES
-ACTIVITY_TYPES = {
-    "SMS": "activitiesSms",
-    "FBM": "activitiesFbm",
-    "IGDM": "activitiesIgdm",
-    "WAP": "activitiesWap",
-    "VBR": "activitiesVbr",
-    "WEB": "activitiesWeb",
-}
+# the messaging activity types and their channel streams (an activity's `item` is that channel's record)
+ACTIVITY_TYPES = {kind: stream for kind, stream in CHANNEL_OF_TYPE.items() if stream in CHANNELS}
 PRAGUE = ZoneInfo("Europe/Prague")
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 FORBIDDEN = "Forbidden: you do not have rights for this endpoint"
