@@ -6,21 +6,20 @@ keeps only the key (and the `title`, for readability) and lets the warehouse joi
 Which properties are references is decided once, by `scripts/generate_schemas.py`, and committed as
 `schemas/references.json` beside the schemas; this module only reads it.
 
-The files are read directly with importlib.resources (not through `streams.load_schema`), so the record shaper
-can import this module without importing the stream classes.
+The files come from `tap_daktela.schemas.load_schema`, which imports nothing of the tap, so the record shaper can
+import this module without importing the stream classes.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
+from tap_daktela.schemas import load_schema
 
 NESTED_OBJECTS_MODES = ("keys", "full")
 DEFAULT_NESTED_OBJECTS_MODE = "keys"
@@ -56,16 +55,6 @@ class Reference:
         return len(self.streams) > 1
 
 
-@cache
-def _read(name: str) -> dict:
-    return json.loads(resources.files("tap_daktela.schemas").joinpath(f"{name}.json").read_text("utf-8"))
-
-
-def _committed_schema(stream: str) -> dict:
-    """A committed stream schema; cached, so callers must not mutate it."""
-    return _read(stream)
-
-
 def _key_fields(streams: tuple[str, ...]) -> tuple[str, ...]:
     keys = [ENDPOINTS_BY_NAME[stream].primary_key for stream in streams]
     counts = Counter(keys)
@@ -77,9 +66,9 @@ def _references(stream: str) -> dict[str, Reference]:
     if stream not in ENDPOINTS_BY_NAME:
         raise KeyError(f"Unknown stream {stream!r}")
     found = {}
-    for prop, entry in _read("references").get(stream, {}).items():
+    for prop, entry in load_schema("references").get(stream, {}).items():
         streams = tuple(entry["streams"])
-        title = all(TITLE in _committed_schema(target)["properties"] for target in streams)
+        title = all(TITLE in load_schema(target)["properties"] for target in streams)
         found[prop] = Reference(prop, streams, entry["many"], _key_fields(streams), title)
     return found
 
@@ -95,7 +84,7 @@ def _key_types(reference: Reference, key: str) -> list[str]:
     for target in reference.streams:
         if ENDPOINTS_BY_NAME[target].primary_key != key:
             continue
-        declared = _committed_schema(target)["properties"][key]["type"]
+        declared = load_schema(target)["properties"][key]["type"]
         for kind in [declared] if isinstance(declared, str) else declared:
             if kind not in types and kind != "null":
                 types.append(kind)
