@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_daktela.flattening import is_scalar, schema_types
 from tap_daktela.shaping import CUSTOM_FIELDS
 
 OBJECTS, ARRAYS = "objects", "arrays"
 Dotting = frozenset[str]  # which kinds of dotted fields to ask for
 NONE: Dotting = frozenset()
 BOTH: Dotting = frozenset({OBJECTS, ARRAYS})
-
-
-def _types(schema: dict) -> set[str]:
-    kind = schema.get("type", [])
-    return {kind} if isinstance(kind, str) else set(kind)
-
-
-def _is_scalar(schema: dict) -> bool:
-    kinds = _types(schema) - {"null"}
-    return bool(kinds) and not kinds & {"object", "array"}
 
 
 def dotted_fields(name: str, prop: dict, array_keys: t.Sequence[str] = ()) -> tuple[str, list[str]] | None:
@@ -38,9 +29,9 @@ def dotted_fields(name: str, prop: dict, array_keys: t.Sequence[str] = ()) -> tu
     if name == CUSTOM_FIELDS:
         return None
     children = prop.get("properties") or {}
-    if children and all(_is_scalar(child) for child in children.values()):
+    if children and all(is_scalar(child) for child in children.values()):
         return OBJECTS, [f"{name}.{child}" for child in children]
-    if array_keys and "array" in _types(prop) and _is_scalar(prop.get("items") or {}):
+    if array_keys and "array" in schema_types(prop) and is_scalar(prop.get("items") or {}):
         return ARRAYS, [f"{name}.{key}" for key in array_keys]
     return None
 

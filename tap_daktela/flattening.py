@@ -10,17 +10,19 @@ from __future__ import annotations
 SEPARATOR = "_"
 
 
-def _types(schema: dict) -> list[str]:
+def schema_types(schema: dict) -> set[str]:
+    """The JSON types a property declares (`"type"` may be one name or a list)."""
     kind = schema.get("type", [])
-    return [kind] if isinstance(kind, str) else list(kind)
+    return {kind} if isinstance(kind, str) else set(kind)
 
 
 def _is_declared_object(schema: dict) -> bool:
-    return "object" in _types(schema) and bool(schema.get("properties"))
+    return "object" in schema_types(schema) and bool(schema.get("properties"))
 
 
-def _is_scalar(schema: dict) -> bool:
-    kinds = set(_types(schema)) - {"null"}
+def is_scalar(schema: dict) -> bool:
+    """A property whose non-null types are all scalars (not an object, array or untyped value)."""
+    kinds = schema_types(schema) - {"null"}
     return bool(kinds) and not kinds & {"object", "array"}
 
 
@@ -30,8 +32,8 @@ def _leaf(schema: dict) -> dict:
     Datetimes stay `format: date-time`; `DaktelaWriter` drops the format from the SCHEMA message it emits in
     flat mode, so CSV targets write the tap's ISO 8601 text as it is instead of re-parsing every value.
     """
-    if _is_scalar(schema):
-        leaf = {"type": sorted(set(_types(schema)) | {"null"}, key=lambda kind: kind == "null")}
+    if is_scalar(schema):
+        leaf = {"type": sorted(schema_types(schema) | {"null"}, key=lambda kind: kind == "null")}
         if "format" in schema:
             leaf["format"] = schema["format"]
         return leaf

@@ -21,7 +21,7 @@ import typing as t
 
 import orjson
 
-from tap_daktela.flattening import SEPARATOR
+from tap_daktela.flattening import SEPARATOR, is_scalar, schema_types
 from tap_daktela.references import Reference, key_of
 
 Converter = t.Callable[[t.Any], t.Any]
@@ -33,11 +33,6 @@ CUSTOM_FIELDS = "customFields"
 
 # How a property is shaped (the first item of a plan step).
 SCALAR, OBJECT, FREE, REF_MANY, CF_SINGLE, CF_MULTI = range(6)
-
-
-def _types(schema: dict) -> set[str]:
-    kind = schema.get("type", [])
-    return {kind} if isinstance(kind, str) else set(kind)
 
 
 def without_internals(value: t.Any) -> t.Any:
@@ -137,7 +132,7 @@ def _rule(schema: dict, datetime_converter: Converter) -> Rule:
     """How one declared scalar is fixed up: values of the listed types pass unchanged, others go through the
     converter; no converter means every value passes. Checking the type inline costs no function call for the
     common case, a value that already has its declared type."""
-    kinds = _types(schema) - {"null"}
+    kinds = schema_types(schema) - {"null"}
     if schema.get("format") == "date-time":
         return _ANY, datetime_converter
     if kinds == {"integer"}:
@@ -151,16 +146,11 @@ def _rule(schema: dict, datetime_converter: Converter) -> Rule:
     return _ANY, None
 
 
-def _is_scalar(schema: dict) -> bool:
-    kinds = _types(schema) - {"null"}
-    return bool(kinds) and not kinds & {"object", "array"}
-
-
 def _declares_keys(prop: dict, reference: Reference) -> bool:
     """Whether the schema declares this reference as keys (`nested_objects: keys`) rather than a full copy."""
     allowed = {*reference.key_fields, "title"}
-    if "array" in _types(prop) and reference.many:
-        return _is_scalar(prop.get("items") or {})
+    if "array" in schema_types(prop) and reference.many:
+        return is_scalar(prop.get("items") or {})
     properties = prop.get("properties")
     return bool(properties) and set(properties) <= allowed
 
@@ -209,7 +199,7 @@ class RecordShaper:
             if name in SECRET_KEYS or not selected(crumb):
                 continue
             column = SEPARATOR.join(crumb)
-            kinds = _types(prop)
+            kinds = schema_types(prop)
             reference = self.references.get(name) if not parent else None
             if reference is not None and not _declares_keys(prop, reference):
                 reference = None
@@ -223,7 +213,7 @@ class RecordShaper:
                 plan.append((name, column, OBJECT, _ANY, None, children, reference))
             elif reference is not None:
                 plan.append((name, column, REF_MANY, _ANY, None, None, reference))
-            elif _is_scalar(prop):
+            elif is_scalar(prop):
                 plan.append((name, column, SCALAR, *_rule(prop, self.datetime_converter), None, None))
             else:
                 plan.append((name, column, FREE, _ANY, "object" in kinds, None, None))
