@@ -198,6 +198,11 @@ class TokenProvider:
     def can_login(self) -> bool:
         return bool(self._config.get("username") and self._config.get("password"))
 
+    @property
+    def has_credentials(self) -> bool:
+        """A static token, or a user name and password to log in with."""
+        return bool(self._config.get("access_token")) or self.can_login
+
     def token(self) -> str:
         """The current token, logging in first if there is none yet. A login that failed is not tried again in
         the same run (discovery and the sync would each retry it): its error is raised again."""

@@ -139,7 +139,7 @@ class TapDaktela(Tap):
         static = {stream_type.name: stream_type.static_schema for stream_type in STREAM_TYPES}
         schemas = static if self.input_catalog is not None else self._live_schemas(static)
         mode = self.config.get("nested_objects") or DEFAULT_NESTED_OBJECTS_MODE
-        if mode not in NESTED_OBJECTS_MODES:
+        if mode not in NESTED_OBJECTS_MODES:  # checked here: the SDK builds the streams before any sync
             raise DaktelaConfigError(f"nested_objects {mode!r} must be one of: {', '.join(NESTED_OBJECTS_MODES)}")
         return [
             stream_type(
@@ -150,9 +150,7 @@ class TapDaktela(Tap):
         ]
 
     def _live_schemas(self, static: dict[str, dict]) -> dict[str, dict]:
-        if not self.config.get("url") or not (
-            self.config.get("access_token") or (self.config.get("username") and self.config.get("password"))
-        ):
+        if not self.config.get("url") or not self.token_provider.has_credentials:
             self.logger.warning("No credentials: the catalog holds the static schemas, not the instance's own fields")
             return static
         wanted = static if self._discover is None else {n: s for n, s in static.items() if n in self._discover}
@@ -193,17 +191,13 @@ class TapDaktela(Tap):
             raise DaktelaConfigError("url is required, e.g. https://mycompany.daktela.com")
         if not str(self.config["url"]).startswith(("http://", "https://")):
             raise DaktelaConfigError(f"url {self.config['url']!r} must start with https:// (or http://)")
-        if not self.config.get("access_token") and not (self.config.get("username") and self.config.get("password")):
+        if not self.token_provider.has_credentials:
             raise DaktelaConfigError("set either access_token, or username and password")
         page_size = int(self.config.get("page_size", MAX_PAGE_SIZE))
         if page_size < 1:
             raise DaktelaConfigError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
         if int(self.config.get("max_concurrent_requests", 10)) < 1:
             raise DaktelaConfigError("max_concurrent_requests must be at least 1")
-        if (self.config.get("nested_objects") or DEFAULT_NESTED_OBJECTS_MODE) not in NESTED_OBJECTS_MODES:
-            raise DaktelaConfigError(
-                f"nested_objects {self.config['nested_objects']!r} must be one of: {', '.join(NESTED_OBJECTS_MODES)}"
-            )
         tls_verify(self.config)  # a missing ca_bundle file fails here, before any request
         if float(self.config.get("lookback_window_days", 1)) < 0:
             raise DaktelaConfigError("lookback_window_days must be 0 or more")
