@@ -21,10 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_daktela.auth import TOKEN_HEADER, api_url, request, request_settings
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
+from tap_daktela.pages import decode_list
 from tap_daktela.query import ListQuery
 from tap_daktela.shaping import CUSTOM_FIELDS, DROPPED_KEYS
 
@@ -88,7 +90,8 @@ def custom_fields(records: list[dict]) -> dict[str, bool]:
     """Custom field name -> multiple, from `_sys.cfScheme`, else from the keys of `customFields`, in order."""
     found: dict[str, bool] = {}
     for record in records:
-        scheme = (record.get("_sys") or {}).get("cfScheme") if isinstance(record.get("_sys"), dict) else None
+        internals = record.get("_sys")
+        scheme = internals.get("cfScheme") if isinstance(internals, dict) else None
         if isinstance(scheme, dict):
             for name, field in scheme.items():
                 multiple = not (isinstance(field, dict) and field.get("multiple") is False)
@@ -128,14 +131,13 @@ def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
     """Up to `SAMPLE_SIZE` recent records of an endpoint, whole (one request)."""
     spec = ENDPOINTS_BY_NAME[endpoint]
     order = spec.replication_key or spec.primary_key
-    query = ListQuery(sort=(order,), take=SAMPLE_SIZE)
-    params = [(k, "desc" if k.endswith("[dir]") else v) for k, v in query.params()]
+    query = ListQuery(sort=(order,), take=SAMPLE_SIZE, descending=True)
     settings = request_settings(tap.config)
     settings["timeout"] = min(settings["timeout"], SAMPLE_TIMEOUT)
     response = request(  # retried like any request: a 429 or 503 must not cost the stream its custom fields
         "GET",
         api_url(tap.config["url"], f"{endpoint}.json"),
-        params=params,
+        params=query.params(),
         headers={TOKEN_HEADER: tap.token_provider.token()},
         session=tap.http_session,
         **settings,
@@ -143,11 +145,8 @@ def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
     if response.status_code in (403, 404):
         raise EndpointUnavailable(f"HTTP {response.status_code}")
     response.raise_for_status()
-    result = orjson.loads(response.content).get("result") or {}
-    data = result.get("data") if isinstance(result, dict) else None
-    if isinstance(data, dict):
-        data = list(data.values())
-    return [record for record in data or [] if isinstance(record, dict)]
+    records = (orjson.loads(memoryview(raw)) for raw in decode_list(response.content, endpoint).raws)
+    return [record for record in records if isinstance(record, dict)]
 
 
 def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict]:
@@ -165,7 +164,7 @@ def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict
             schemas[endpoint] = live_schema(static[endpoint], sample(tap, endpoint))
         except EndpointUnavailable as exc:
             tap.logger.warning("Discovery: endpoint '%s' answered %s; keeping its static schema", endpoint, exc)
-        except (DaktelaError, requests.RequestException, ValueError) as exc:
+        except (DaktelaError, RetriableAPIError, requests.RequestException, ValueError) as exc:
             unreachable.append(f"{endpoint} ({exc if isinstance(exc, DaktelaError) else type(exc).__name__})")
 
     parallel = max(1, min(PARALLEL_SAMPLES, int(tap.config.get("max_concurrent_requests", 10))))

@@ -61,6 +61,7 @@ class ListQuery:
     fields: tuple[str, ...] = ()
     skip: int = 0
     take: int = 1000
+    descending: bool = False  # the sort direction of every sort field
 
     def params(self) -> list[tuple[str, str]]:
         """Query parameters as ordered pairs, ready for `requests` to encode."""
@@ -69,7 +70,7 @@ class ListQuery:
             _flatten("filter", all_of(*self.filters), out)
         for index, field in enumerate(self.sort):
             out.append((f"sort[{index}][field]", field))
-            out.append((f"sort[{index}][dir]", "asc"))
+            out.append((f"sort[{index}][dir]", "desc" if self.descending else "asc"))
         for index, field in enumerate(self.fields):
             out.append((f"fields[{index}]", field))
         out.append(("skip", str(self.skip)))
