@@ -12,20 +12,16 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.references import references
+from tests.functional.test_wrapper_functional import run as run_component
 
 HERE = Path(__file__).parent
-REPO = HERE.parents[1]
-PASSWORD = "s3cret-Pa55"
 CREDENTIALS = ("accessToken", "apiToken", "oauthToken", "refreshToken", "password", "secret")
 KEYS_ENDPOINTS = [
     "tickets",
@@ -83,20 +79,9 @@ class Run:
 
 
 def run(config: dict, data: Path, state: dict | None = None) -> Run:
-    if data.exists():
-        shutil.rmtree(data)
-    (data / "in").mkdir(parents=True)
-    (data / "out" / "tables").mkdir(parents=True)
-    (data / "config.json").write_text(json.dumps(config))
-    if state is not None:
-        (data / "in" / "state.json").write_text(json.dumps(state))
-    env = {**os.environ, "KBC_DATADIR": str(data)}
-    env.pop("KBC_RUNID", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "keboola_wrapper"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
-    )
+    """The component on a fresh data folder (the functional tests' runner: it also checks no secret is written)."""
+    proc = run_component(config, data, config["parameters"]["connection"]["url"], state=state, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert PASSWORD not in proc.stdout + proc.stderr
     return Run(data, proc)
 
 
