@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import typing as t
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -297,14 +298,32 @@ class DaktelaStream(RESTStream):
 
     # --- reading ------------------------------------------------------------------------------------------
 
+    def is_whole_read(self, context: Context | None) -> bool:
+        """Whether this run reads every record the endpoint has: a full-table stream, or an incremental one with
+        no bookmark, no `start_date` and no `end_date` (a first run, a full refresh, a state without it)."""
+        return self.replication_key is None or self.read_range(context) == (None, None)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Off for the SDK's own message at the start of a sync: `get_records` sends ACTIVATE_VERSION after the
+        last record instead (a target that honours it removes older rows at once, so one sent first would leave
+        a cancelled run with an empty table)."""
+        return False
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        whole = self.is_whole_read(context)
+        if whole:  # records carry the version; ACTIVATE_VERSION after the last one retires the rows not read
+            self._new_table_version()
         try:
             yield from self._records(context)
         except EndpointMissing as exc:
             if not self.endpoint.channel:
                 raise
             self.logger.warning("%s: %s; the channel is not set up there, so the stream is empty", self.name, exc)
+            whole = False  # nothing was read: what the destination holds stays
         self._warn_undeclared()
+        if whole:
+            self._activate_table_version()
 
     def _records(self, context: Context | None) -> t.Iterator[dict]:
         try:
@@ -401,14 +420,26 @@ class DaktelaStream(RESTStream):
                 ", ".join(sorted(self.shaper.undeclared)),
             )
 
+    # --- the SDK's private names, all here ------------------------------------------------------------------
+
+    def _new_table_version(self) -> None:
+        """A new table version (milliseconds, so two reads within a second differ) for the records that follow."""
+        self._stream_version = time.time_ns() // 1_000_000
+
+    def _activate_table_version(self) -> None:
+        """The SDK's own ACTIVATE_VERSION message for the version the records carried."""
+        self._write_activate_version_message(self._stream_version)
+
     def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
         """RECORD messages for a record that `RecordShaper` already projected to the selected properties.
 
         This overrides a private SDK method because no public hook skips the SDK's own selection walk: it visits
         every nested key of every record against the selection mask, and for Daktela's deeply expanded records
         that walk was two thirds of the tap's CPU time; the shaper has already done the selection. Stream maps
-        still apply. The message carries the SDK's private `_stream_version` as the SDK's own method does. These
-        are the tap's only uses of private SDK names.
+        still apply. The message carries the SDK's private `_stream_version` as the SDK's own method does.
+        The two methods above set that version and send the SDK's ACTIVATE_VERSION message at the end of a whole
+        read (the SDK has no public hook for it and sends one only before a full-table sync). These three
+        methods are the tap's only uses of private SDK names.
         """
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,12 +16,14 @@ import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import StateMessage
 
 from tap_daktela.auth import TokenProvider, request_settings, whoim
 from tap_daktela.client import DaktelaStream
 from tap_daktela.dates import parse_date_setting
 from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
+from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
 from tap_daktela.session import build_session, tls_verify
 from tap_daktela.shaping import without_secret_properties
@@ -125,7 +128,8 @@ class TapDaktela(Tap):
         self._dotted_fields: dict[str, bool] = {}  # kind of dotted fields -> honoured, once known
         self._dotted_lock = threading.Lock()
         try:
-            super().__init__(*args, **kwargs)
+            with signal_handlers_kept():  # the SDK's handlers would turn a cancelled run into exit 0
+                super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:  # one line and exit 1 (see `main`), never a secret's value
             errors = "; ".join(exc.errors) or str(exc)
             for secret in _secret_values(kwargs.get("config") or (args[0] if args else None)):
@@ -271,14 +275,25 @@ class TapDaktela(Tap):
         self.check_settings()
         try:
             super().sync_all()
+        except Interrupted:
+            # Bookmarks only cover records already written, so the current state is a safe place to resume from
+            # and saves re-reading what came after the last STATE line.
+            with contextlib.suppress(Exception):
+                self.write_message(StateMessage(value=self.state))
+            raise
         finally:
-            self.message_writer.flush()  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                self.message_writer.flush()  # type: ignore[attr-defined]
 
 
 def main() -> None:
-    """Console entry point: a user error ends with one line `tap-daktela: error: ...` and exit code 1."""
+    """Console entry point: a user error ends with one line `tap-daktela: error: ...` and exit code 1; SIGINT and
+    SIGTERM with `tap-daktela: interrupted` and exit code 130 / 143."""
+    install_interrupt_handlers()
     try:
         code = TapDaktela.cli.main(standalone_mode=False)
+    except Interrupted as exc:
+        exit_interrupted(exc.signum)
     except DaktelaError as exc:
         _fail(str(exc))
     except FileNotFoundError as exc:  # --config, --catalog or --state names a file that is not there
