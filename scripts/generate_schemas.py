@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from tap_daktela.endpoints import ENDPOINTS
+from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 
 PREFIX = "Daktela.Corm."
 SCHEMA_REFS = {
@@ -49,6 +49,35 @@ SCHEMA_REFS = {
     "tickets": "Tickets.Ticket-2",
     "ticketsCategories": "Tickets.Category-2",
     "users": "Users.User-2",
+    # models that records point to (`_sys.model` names the endpoint), the knowledge base, live state, transcripts
+    "activitiesCallTranscripts": "Activities.Calls.Transcript-2",
+    "articles": "Articles.Article-2",
+    "articlesFolders": "Articles.Folder-2",
+    "articlesTags": "Articles.Tag-2",
+    "crmDatabases": "Crm.Database-2",
+    "crmRecordsTypes": "Crm.Records.Type-2",
+    "databases": "Campaigns.Database-2",
+    "profiles": "Profiles.Profile-2",
+    "realtimeSessions": "Dmr.Realtime.Session-2",
+    "roles": "Roles.Role-2",
+    "ticketsSla": "Tickets.SLA-2",
+    "timegroups": "TimeGroups.TimeGroup-2",
+}
+assert {endpoint.name for endpoint in ENDPOINTS} == set(SCHEMA_REFS), "every endpoint needs its read schema"
+# Read schemas the OpenAPI document lacks, as Daktela's official clients read the records (MCP server and the
+# `mcp-daktela` client: a transcript is one speaker's segment of a call's activity, `type` customer/operator).
+DOCUMENTED_COMPONENTS = {
+    PREFIX + "Activities.Calls.Transcript-2": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Unique name"},
+            "activity": {"anyOf": [{"$ref": f"#/components/schemas/{PREFIX}Activities.Activity-2"}, {"type": "null"}]},
+            "start": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "Time the segment starts"},
+            "end": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "Time the segment ends"},
+            "text": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "What was said"},
+            "type": {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "Speaker: customer or operator"},
+        },
+    },
 }
 # The stream whose records a component describes; activitiesChat only borrows the web-chat model.
 STREAM_OF_COMPONENT = {PREFIX + ref: stream for stream, ref in SCHEMA_REFS.items() if stream != "activitiesChat"}
@@ -83,6 +112,8 @@ OBSERVED_EXTRA = {
         for stream in ("activitiesFbm", "activitiesIgdm", "activitiesSms", "activitiesVbr", "activitiesWap")
     },
     "campaignsTypes": {"color": STRING, "icon": STRING},
+    "crmDatabases": {"contactsCFScheme": FREE_FORM},  # a category's `default_crm_database` (2024 sample)
+    "timegroups": {"crons": FREE_ARRAY, "groups": FREE_ARRAY},  # a category's `timecondition` (2026 sample)
     "tickets": {"isFollowed": BOOLEAN, "isFollowedRead": BOOLEAN},
     "users": {"deleted": BOOLEAN, "backoffice_user": BOOLEAN},
 }
@@ -107,7 +138,8 @@ OBSERVED_REFERENCES = {
 }
 DATETIME_NAME = re.compile(
     r"^(created|edited|closed|reopen|time|nextcall|first_answer|sla_change|sla_deadtime|date|last_login"
-    r"|.*_time|time_.*|.*_date|.*_deadline|last_activity.*|missed_time|.*expir.*)$"
+    r"|.*_time|time_.*|.*_date|.*_deadline|last_activity.*|missed_time|.*expir.*"
+    r"|logintime|lastcalltime|statetime|onpause)$"  # a live session's times (when its agent entered each state)
 )
 NOT_DATETIME = {"time_wait_limit"}
 
@@ -183,7 +215,11 @@ def _property(name: str, prop: dict, components: dict, depth: int, nullable: boo
 
 
 def _source(endpoint: str, components: dict) -> dict:
-    source = components[PREFIX + SCHEMA_REFS[endpoint]]["properties"]
+    component = PREFIX + SCHEMA_REFS[endpoint]
+    source = (components.get(component) or DOCUMENTED_COMPONENTS[component])["properties"]
+    key = ENDPOINTS_BY_NAME[endpoint].primary_key
+    if _ref(source.get(key, {})):  # a session's agent: the tap emits the referenced record's name as the key
+        source = {**source, key: {"type": "string", "description": "The key: the referenced record's name"}}
     if endpoint == "activitiesChat":
         source = {key: value for key, value in source.items() if key in CHAT_FIELDS}
     return source
@@ -195,6 +231,8 @@ def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
         key: _property(key, value, components, depth=0, nullable=key != primary_key) for key, value in source.items()
     }
     properties.update(OBSERVED_EXTRA.get(endpoint, {}))
+    for name in ENDPOINTS_BY_NAME[endpoint].added_properties:  # the snapshot time, added by the tap
+        properties[name] = {"type": ["string"], "format": "date-time", "description": "When the snapshot was taken"}
     return {"type": "object", "properties": properties, "required": [primary_key]}
 
 

@@ -35,6 +35,7 @@ from tap_daktela.references import references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
 from tap_daktela.session import certificate_problem
 from tap_daktela.shaping import RecordShaper
+from tap_daktela.snapshots import own_record, taken_at
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -231,6 +232,7 @@ class DaktelaStream(RESTStream):
     def selected_properties(self) -> list[str]:
         """Top-level properties to emit, in schema order: the selected ones and the keys."""
         keys = {self.endpoint.primary_key, *([self.replication_key] if self.replication_key else [])}
+        keys.update(self.endpoint.added_properties)
         return [
             name
             for name in self.effective_schema["properties"]
@@ -244,9 +246,10 @@ class DaktelaStream(RESTStream):
 
     def requested_fields(self, dotting: Dotting = NONE) -> tuple[str, ...]:
         """`fields[]` pushdown of the selection (keys always), nested keys dotted for the kinds in `dotting`."""
-        return requested_fields(
-            self.effective_schema["properties"], self.selected_properties, dotting=dotting, array_keys=self.array_keys
-        )
+        added = self.endpoint.added_properties  # the tap's own (`snapshot_time`): never asked of Daktela
+        properties = {name: prop for name, prop in self.effective_schema["properties"].items() if name not in added}
+        selected = [name for name in self.selected_properties if name not in added]
+        return requested_fields(properties, selected, dotting=dotting, array_keys=self.array_keys)
 
     def dotted_kinds(self, query: ListQuery) -> dict[str, str]:
         """Parent property -> kind (objects or arrays) of the dotted fields in `query`."""
@@ -317,9 +320,14 @@ class DaktelaStream(RESTStream):
         try:
             yield from self._records(context)
         except EndpointMissing as exc:
-            if not self.endpoint.channel:
+            if not self.endpoint.optional:
                 raise
-            self.logger.warning("%s: %s; the channel is not set up there, so the stream is empty", self.name, exc)
+            self.logger.warning(
+                "%s: %s; the instance does not have this model (a channel not set up, a module not licensed), "
+                "so the stream is empty",
+                self.name,
+                exc,
+            )
             whole = False  # nothing was read: what the destination holds stays
         self._warn_undeclared()
         if whole:
@@ -390,7 +398,14 @@ class DaktelaStream(RESTStream):
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)
 
+    @cached_property
+    def snapshot_time(self) -> str | None:
+        """When a snapshot stream's records were read (the instance's local time, shaped like Daktela's own times):
+        one value for the whole run."""
+        return taken_at(self.daktela.timezone) if self.endpoint.snapshot else None
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        row = own_record(self.endpoint, row, self.snapshot_time)
         self.shaper.note_undeclared(row)
         return self.shaper(row)
 

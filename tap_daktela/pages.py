@@ -17,6 +17,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_daktela.errors import DaktelaAPIError
 from tap_daktela.paging import Page
+from tap_daktela.snapshots import key_value  # a key sent as a whole record sorts by its name
 
 BODY_IN_MEMORY = 2 * 1024 * 1024  # bytes of a waiting body kept in memory before it spills to a temp file
 
@@ -83,7 +84,7 @@ class RecordDecoder:
 
     def key(self, raw: msgspec.Raw) -> tuple[t.Any, ...]:
         decoded = self._key_decoder.decode(raw)
-        return tuple(getattr(decoded, field) for field in self.key_fields)
+        return tuple(key_value(getattr(decoded, field)) for field in self.key_fields)
 
     def record(self, raw: msgspec.Raw) -> dict:
         return orjson.loads(memoryview(raw))

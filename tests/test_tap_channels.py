@@ -72,11 +72,11 @@ def test_the_table_declares_the_eight_streams():
     for stream in CHANNELS:
         endpoint = ENDPOINTS_BY_NAME[stream]
         assert (endpoint.primary_key, endpoint.replication_key) == ("name", "time")
-        assert endpoint.windowed and endpoint.created_key and endpoint.channel
+        assert endpoint.windowed and endpoint.created_key and endpoint.optional
     for stream in FULL_TABLES:
         endpoint = ENDPOINTS_BY_NAME[stream]
         assert (endpoint.primary_key, endpoint.replication_key) == ("name", None)
-        assert not (endpoint.windowed or endpoint.created_key or endpoint.channel)
+        assert not (endpoint.windowed or endpoint.created_key or endpoint.optional)
 
 
 @pytest.mark.parametrize("stream", NEW_STREAMS)
