@@ -9,10 +9,12 @@ reads the OpenAPI file at run time. Rules (facts about Daktela's API and its rea
   because PHP sends an empty object as `[]`;
 - where real samples disagree with the OpenAPI file, samples win (an activity's `item` is an object).
 
-It also writes `references.json`: `{stream: {property: {"streams": [...], "many": bool}}}`. A property is a
-reference when its OpenAPI schema is a `$ref` (directly, in anyOf/oneOf, or as array `items`) to the read schema
-of one of our streams; a ref to a model without a stream (CRM database, SLA, role, connector, ...) is not. The
-facts the document lacks come from the samples (OBSERVED_REFERENCES).
+It also writes `references.json`: `{stream: {path: {"streams": [...], "many": bool}}}`. A path is a property
+(`user`) or a dotted path into objects whose model has no stream (`connector.user`, `external_contact.crm_contact`):
+a reference is a `$ref` (directly, in anyOf/oneOf, or as array `items`) to the read schema of one of our streams, at
+any depth; a ref to a model without a stream (a connector, an NPS survey, ...) is followed into its properties, an
+array of them too (the path does not mark the array). The facts the document lacks come from the samples
+(OBSERVED_REFERENCES).
 """
 
 from __future__ import annotations
@@ -177,14 +179,31 @@ def _scalar(name: str, prop: dict, nullable: bool) -> dict:
     return out
 
 
-def _reference(prop: dict) -> dict | None:
-    """The stream a property references: a `$ref` to a stream's read schema, directly or as array items."""
+def _refs(prop: dict) -> list[tuple[str, bool]]:
+    """The components a property points to, each with whether it is an array of them."""
+    found = []
     for variant in _variants(prop):
         many = variant.get("type") == "array"
         ref = _ref(variant.get("items") or {}) if many else _ref(variant)
-        if ref in STREAM_OF_COMPONENT:
-            return {"streams": [STREAM_OF_COMPONENT[ref]], "many": many}
-    return None
+        if ref:
+            found.append((ref, many))
+    return found
+
+
+def _deep_references(properties: dict, components: dict, path: tuple[str, ...], seen: frozenset) -> dict:
+    """`{dotted path: reference}` under `properties`: a ref to a stream's read schema ends a path, a ref to a model
+    without a stream is followed into its properties (`seen` stops cycles: a connector's `production` copy)."""
+    found: dict[str, dict] = {}
+    for key, prop in properties.items():
+        crumb = (*path, key)
+        for ref, many in _refs(prop):
+            if ref in STREAM_OF_COMPONENT:
+                found[".".join(crumb)] = {"streams": [STREAM_OF_COMPONENT[ref]], "many": many}
+                break
+            if ref in components and ref not in seen:
+                nested = components[ref].get("properties", {})
+                found.update(_deep_references(nested, components, crumb, seen | {ref}))
+    return found
 
 
 def _ref(prop: dict) -> str | None:
@@ -237,8 +256,9 @@ def build_schema(endpoint: str, components: dict, primary_key: str) -> dict:
 
 
 def build_references(endpoint: str, components: dict) -> dict:
-    """`{property: {"streams": [...], "many": bool}}` for one stream, sorted by property."""
-    found = {key: ref for key, value in _source(endpoint, components).items() if (ref := _reference(value))}
+    """`{path: {"streams": [...], "many": bool}}` for one stream, at every depth, sorted by path."""
+    own = frozenset({PREFIX + SCHEMA_REFS[endpoint]})
+    found = _deep_references(_source(endpoint, components), components, (), own)
     found.update(OBSERVED_REFERENCES.get(endpoint, {}))
     return {key: {"streams": sorted(ref["streams"]), "many": ref["many"]} for key, ref in sorted(found.items())}
 
@@ -256,7 +276,7 @@ def main(openapi_path: str = "../shared/daktela-api/openapi.json", out_dir: str 
         _write(target / f"{endpoint.name}.json", schema)
         print(f"{endpoint.name}: {len(schema['properties'])} properties")
         if found := build_references(endpoint.name, components):
-            missing = set(found) - set(schema["properties"])
+            missing = {path.split(".", 1)[0] for path in found} - set(schema["properties"])
             assert not missing, f"{endpoint.name}: references to undeclared properties {sorted(missing)}"
             references[endpoint.name] = found
     _write(target / "references.json", dict(sorted(references.items())))

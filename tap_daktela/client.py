@@ -31,7 +31,7 @@ from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_tex
 from tap_daktela.paging import ListReader, Page
 from tap_daktela.query import ListQuery, condition
 from tap_daktela.read_range import local_bounds, read_start, within
-from tap_daktela.references import references
+from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, all_references, references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
 from tap_daktela.session import certificate_problem
 from tap_daktela.shaping import RecordShaper
@@ -423,7 +423,8 @@ class DaktelaStream(RESTStream):
             LocalTimeConverter(self.daktela.timezone),
             is_selected,
             flat=bool(self.config.get("flatten_records")),
-            references=references(self.name),
+            references=all_references(self.name),
+            keys=(self.config.get("nested_objects") or DEFAULT_NESTED_OBJECTS_MODE) == "keys",
         )
 
     def _warn_undeclared(self) -> None:

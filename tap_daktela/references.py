@@ -3,8 +3,11 @@
 Daktela expands every foreign key into the full nested record (a ticket's `user` is the whole user, with role and
 profile). When the referenced model has its own stream, those columns duplicate that stream, so the `keys` mode
 keeps only the key (and the `title`, for readability) and lets the warehouse join; `full` keeps everything.
-Which properties are references is decided once, by `scripts/generate_schemas.py`, and committed as
-`schemas/references.json` beside the schemas; this module only reads it.
+The rule holds at every depth: inside an object whose model has no stream (an activity's `connector`, an
+`external_contact`) a reference (`connector.user`, `external_contact.crm_contact`) becomes keys too, so in `keys`
+mode no value carries a copy of a streamed model's record. Which paths are references is decided once, by
+`scripts/generate_schemas.py`, and committed as `schemas/references.json` beside the schemas (dotted paths for
+the nested ones); this module only reads it.
 
 The files come from `tap_daktela.schemas.load_schema`, which imports nothing of the tap, so the record shaper can
 import this module without importing the stream classes.
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
+from tap_daktela.flattening import schema_types
 from tap_daktela.schemas import load_schema
 
 NESTED_OBJECTS_MODES = ("keys", "full")
@@ -38,7 +42,7 @@ class Reference:
     single-target reference with `title`).
     """
 
-    property: str
+    property: str  # the path: a top-level property, or dotted (`connector.user`)
     streams: tuple[str, ...]
     many: bool
     key_fields: tuple[str, ...]
@@ -54,6 +58,11 @@ class Reference:
         """More than one target stream (an activity's `item`)."""
         return len(self.streams) > 1
 
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The property names from the record down to the reference."""
+        return tuple(self.property.split("."))
+
 
 def _key_fields(streams: tuple[str, ...]) -> tuple[str, ...]:
     keys = [ENDPOINTS_BY_NAME[stream].primary_key for stream in streams]
@@ -61,21 +70,39 @@ def _key_fields(streams: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(dict.fromkeys(keys), key=lambda key: -counts[key]))  # stable: ties keep `streams` order
 
 
+def _reference(path: str, streams: tuple[str, ...], many: bool) -> Reference:
+    title = all(TITLE in load_schema(target)["properties"] for target in streams)
+    return Reference(path, streams, many, _key_fields(streams), title)
+
+
 @cache
-def _references(stream: str) -> dict[str, Reference]:
+def _all_references(stream: str) -> dict[str, Reference]:
     if stream not in ENDPOINTS_BY_NAME:
         raise KeyError(f"Unknown stream {stream!r}")
-    found = {}
-    for prop, entry in load_schema("references").get(stream, {}).items():
-        streams = tuple(entry["streams"])
-        title = all(TITLE in load_schema(target)["properties"] for target in streams)
-        found[prop] = Reference(prop, streams, entry["many"], _key_fields(streams), title)
-    return found
+    entries = load_schema("references").get(stream, {}).items()
+    return {path: _reference(path, tuple(entry["streams"]), entry["many"]) for path, entry in entries}
+
+
+@cache
+def _references(stream: str) -> dict[str, Reference]:
+    return {path: ref for path, ref in _all_references(stream).items() if "." not in path}
 
 
 def references(stream: str) -> dict[str, Reference]:
-    """The reference properties of a stream, by property name (empty when it has none)."""
+    """The top-level reference properties of a stream, by property name (empty when it has none)."""
     return dict(_references(stream))
+
+
+def all_references(stream: str) -> dict[str, Reference]:
+    """Every reference of a stream at any depth, by dotted path (`user`, `connector.user`)."""
+    return dict(_all_references(stream))
+
+
+@cache
+def model_reference(model: str) -> Reference | None:
+    """A reference to one record of `model` when it is a stream (the `_sys.model` of an embedded record names
+    its endpoint), else None: how a copy found where no path was known is reduced to its key."""
+    return _reference(model, (model,), False) if model in ENDPOINTS_BY_NAME else None
 
 
 def _key_types(reference: Reference, key: str) -> list[str]:
@@ -101,15 +128,26 @@ def _keys_declaration(reference: Reference) -> dict:
     return {"type": ["object", "null"], "properties": properties}
 
 
+def _declared_parent(schema: dict, path: tuple[str, ...]) -> dict | None:
+    """The declared `properties` holding the last name of `path`, or None when an object on the way is free-form
+    (its references are reduced in the value; the declaration stays free-form)."""
+    properties = schema.get("properties")
+    for name in path[:-1]:
+        child = (properties or {}).get(name) or {}
+        properties = child.get("properties") if "object" in schema_types(child) else None
+    return properties if isinstance(properties, dict) else None
+
+
 def keys_schema(stream: str, schema: dict) -> dict:
     """The schema for `nested_objects: keys`: each reference reduced to its key(s) (and title), an array of
-    references to a JSON array of keys. Other properties, known or not, are kept as declared; the input is not
-    modified (it may be a live-discovered schema with properties the committed one lacks)."""
+    references to a JSON array of keys, at every declared depth (`connector.user`). Other properties, known or not,
+    are kept as declared; the input is not modified (it may be a live-discovered schema with properties the
+    committed one lacks)."""
     out = copy.deepcopy(schema)
-    properties = out.get("properties", {})
-    for prop, reference in _references(stream).items():
-        if prop in properties:
-            properties[prop] = _keys_declaration(reference)
+    for reference in _all_references(stream).values():
+        properties = _declared_parent(out, reference.path)
+        if properties is not None and reference.path[-1] in properties:
+            properties[reference.path[-1]] = _keys_declaration(reference)
     return out
 
 

@@ -6,11 +6,13 @@ Replaces the SDK's generic type conformance (a large share of a tap's CPU time).
 - declared objects are projected to their declared properties; PHP's `[]` for an empty object becomes null
   (`customFields`: `{}`, the same every row);
 - references to other records (see `references`), when the schema declares them as keys, become the key and
-  title (`{"name", "title"}`) or, for arrays, the list of keys;
-- custom fields: a single-valued one (declared as a string) carries its one value, a multi-valued one (an array)
-  its non-null values; unset (`[]`, `[null]`) is null;
+  title (`{"name", "title"}`) or, for arrays, the list of keys, at any declared depth (`connector.user`);
+- custom fields: a single-valued one (declared as a string) carries its one value (unset: null), a multi-valued
+  one (an array) its non-null values (unset: `[]`, as Daktela sends it; flattened, an empty cell);
 - free-form values (`options`, deeper objects, arrays) pass as they are, minus Daktela's internals (`_sys`,
-  `_rdata`, `_guiData`) at every depth.
+  `_rdata`, `_guiData`) at every depth; with `keys`, references inside them become keys too: at the paths
+  `references.json` knows, and any embedded record whose `_sys.model` names a stream (a copy found where no
+  path was known, e.g. a contact inside an activity's `options`).
 Fields a record carries that the schema does not declare are never emitted; their names are collected in
 `undeclared` so the stream can say once which fields an outdated catalog misses.
 """
@@ -22,7 +24,7 @@ import typing as t
 import orjson
 
 from tap_daktela.flattening import SEPARATOR, is_scalar, schema_types
-from tap_daktela.references import Reference, key_of
+from tap_daktela.references import Reference, key_of, model_reference
 
 Converter = t.Callable[[t.Any], t.Any]
 INTERNAL_KEYS = frozenset({"_sys", "_rdata", "_guiData", "_access"})  # `_access`: single GETs only
@@ -120,8 +122,55 @@ def single_custom_field(value: t.Any) -> str | None:
     return ", ".join(str(item) for item in values) if values else None
 
 
-def multi_custom_field(value: t.Any) -> list[str] | None:
-    return custom_field_values(value) or None
+def multi_custom_field(value: t.Any) -> list[str]:
+    """A multi-valued custom field's values: `[]` when unset (`[]`, `[null]` or null), as Daktela sends it."""
+    return custom_field_values(value)
+
+
+Tree = dict  # path name -> Tree, or the Reference at the end of a path
+
+
+def reference_tree(references: t.Mapping[str, Reference]) -> Tree:
+    """`{"connector": {"user": Reference}}` from dotted paths, to follow into free-form values."""
+    tree: Tree = {}
+    for path, reference in references.items():
+        *parents, last = path.split(".")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = reference
+    return tree
+
+
+def _embedded_key(value: dict) -> t.Any:
+    """The key (and title) of a copy of a streamed model's record, by its `_sys.model`; the value when it is none."""
+    system = value.get("_sys")
+    if type(system) is dict:
+        reference = model_reference(system.get("model") or "")
+        if reference is not None:
+            return key_of(reference, value)
+    return value
+
+
+def without_copies(value: t.Any, tree: Tree | None) -> t.Any:
+    """`value` without internals and credentials, every reference in it reduced to its key (and title): at the
+    paths of `tree` (lists along the way are followed element by element) and wherever an embedded record names a
+    streamed model (`_sys.model`). For `nested_objects: keys`."""
+    kind = type(value)
+    if kind is list:
+        return [without_copies(item, tree) for item in value]
+    if kind is not dict:
+        return value
+    reduced = _embedded_key(value)
+    if reduced is not value:
+        return reduced
+    out = {}
+    for key, item in value.items():
+        if key in DROPPED_KEYS:
+            continue
+        sub = tree.get(key) if tree else None
+        out[key] = key_of(sub, item) if type(sub) is Reference else without_copies(item, sub)
+    return out
 
 
 Rule = tuple[frozenset, Converter | None]
@@ -179,10 +228,15 @@ class RecordShaper:
         *,
         flat: bool = False,
         references: t.Mapping[str, Reference] | None = None,
+        keys: bool = False,
     ) -> None:
-        """`selected(breadcrumb)`: whether a property is selected (all when None), e.g. `("customFields", "vin")`."""
+        """`selected(breadcrumb)`: whether a property is selected (all when None), e.g. `("customFields", "vin")`.
+        `references`: by dotted path (`user`, `connector.user`); those the schema declares as keys become keys.
+        `keys` (`nested_objects: keys`): free-form values lose their references' copies too (`without_copies`)."""
         self.flat = flat
         self.references = references or {}
+        self.keys = keys
+        self.tree = reference_tree(self.references) if keys else {}
         self.datetime_converter = datetime_converter
         is_selected = selected or _everything
         self.plan = self._plan(schema, is_selected, ())
@@ -200,7 +254,7 @@ class RecordShaper:
                 continue
             column = SEPARATOR.join(crumb)
             kinds = schema_types(prop)
-            reference = self.references.get(name) if not parent else None
+            reference = self.references.get(".".join(crumb))
             if reference is not None and not _declares_keys(prop, reference):
                 reference = None
             if parent == (CUSTOM_FIELDS,):
@@ -216,8 +270,29 @@ class RecordShaper:
             elif is_scalar(prop):
                 plan.append((name, column, SCALAR, *_rule(prop, self.datetime_converter), None, None))
             else:
-                plan.append((name, column, FREE, _ANY, "object" in kinds, None, None))
+                plan.append((name, column, FREE, _ANY, "object" in kinds, self._subtree(crumb), None))
         return plan
+
+    def _subtree(self, crumb: tuple[str, ...]) -> Tree | None:
+        """The references under a free-form value (None: none known there)."""
+        node: t.Any = self.tree
+        for name in crumb:
+            node = node.get(name) if type(node) is dict else None
+        return node if type(node) is dict and node else None
+
+    def _free(self, value: t.Any, tree: Tree | None) -> t.Any:
+        return without_copies(value, tree) if self.keys else without_internals(value)
+
+    def _json(self, value: t.Any, tree: Tree | None = None) -> str:
+        return orjson.dumps(self._free(value, tree)).decode()
+
+    def _object(self, name: str, value: t.Any, kind: type, children: list, reference: Reference | None) -> t.Any:
+        """A declared object: projected to its declaration; a bare key of a reference to its keys; PHP's `[]`."""
+        if kind is dict:
+            return self._shape(value, children)
+        if reference is not None and kind is not list:
+            return key_of(reference, value)
+        return {} if name == CUSTOM_FIELDS else None  # PHP's [] for an empty object
 
     def __call__(self, record: dict) -> dict:
         return self._flatten(record) if self.flat else self._shape(record, self.plan)
@@ -242,30 +317,27 @@ class RecordShaper:
             value = record[name]
             kind = type(value)
             if how == SCALAR:
-                if value is None or convert is None or kind in passes or kind is dict or kind is list:
+                if kind is dict or kind is list:
+                    out[name] = self._free(value, None)
+                elif value is None or convert is None or kind in passes:
                     out[name] = value
                 else:
                     out[name] = convert(value)
+            elif how == CF_MULTI:
+                out[name] = multi_custom_field(value)
             elif value is None:
                 out[name] = None
             elif how == OBJECT:
-                if kind is dict:
-                    out[name] = self._shape(value, children)
-                elif reference is not None and kind is not list:
-                    out[name] = key_of(reference, value)
-                else:  # PHP's [] for an empty object
-                    out[name] = {} if name == CUSTOM_FIELDS else None
+                out[name] = self._object(name, value, kind, children, reference)
             elif how == FREE:
                 if convert and kind is list and not value:  # PHP's [] for an empty object
                     out[name] = {} if name == CUSTOM_FIELDS else None
                 else:
-                    out[name] = without_internals(value)
+                    out[name] = self._free(value, children)
             elif how == REF_MANY:
                 out[name] = key_of(reference, value)
-            elif how == CF_SINGLE:
-                out[name] = single_custom_field(value)
             else:
-                out[name] = multi_custom_field(value)
+                out[name] = single_custom_field(value)
         return out
 
     def _flatten(self, record: dict) -> dict:
@@ -282,7 +354,7 @@ class RecordShaper:
             kind = type(value)
             if how == SCALAR:
                 if kind is dict or kind is list:
-                    out[column] = json_cell(value)
+                    out[column] = self._json(value)
                 elif convert is None or kind in passes:
                     out[column] = value
                 else:
@@ -290,11 +362,12 @@ class RecordShaper:
                     if value is not None:
                         out[column] = value
             elif how == OBJECT:
-                if kind is dict:
-                    if top:
-                        self._flatten_into(out, value, children, top=False)
-                    else:
-                        out[column] = json_cell(value)
+                if not top:  # deeper than `parent_child`: one JSON cell, shaped like the Singer record's value
+                    shaped = self._object(name, value, kind, children, reference)
+                    if shaped is not None:
+                        out[column] = orjson.dumps(shaped).decode()
+                elif kind is dict:
+                    self._flatten_into(out, value, children, top=False)
                 elif reference is not None and kind is not list:
                     self._flatten_into(out, key_of(reference, value) or {}, children, top=False)
             elif how == FREE:
@@ -302,7 +375,7 @@ class RecordShaper:
                     if name == CUSTOM_FIELDS:
                         out[column] = "{}"
                 else:
-                    out[column] = json_cell(value)
+                    out[column] = self._json(value, children)
             elif how == REF_MANY:
                 out[column] = json_cell(key_of(reference, value))
             elif how == CF_SINGLE:
@@ -311,5 +384,5 @@ class RecordShaper:
                     out[column] = value
             else:
                 value = multi_custom_field(value)
-                if value is not None:
+                if value:  # unset (`[]`): an empty cell
                     out[column] = json_cell(value)

@@ -13,8 +13,10 @@ from tap_daktela.references import (
     DEFAULT_NESTED_OBJECTS_MODE,
     NESTED_OBJECTS_MODES,
     Reference,
+    all_references,
     key_of,
     keys_schema,
+    model_reference,
     references,
     schema_for_mode,
 )
@@ -89,35 +91,101 @@ def test_call_references():
 
 
 def test_other_references():
-    assert targets("contacts") == {"account": (("accounts",), False), "user": (("users",), False)}
+    assert targets("contacts") == {
+        "account": (("accounts",), False),
+        "database": (("crmDatabases",), False),
+        "user": (("users",), False),
+    }
     assert targets("campaignsRecords")["record_type"] == (("campaignsTypes",), False)
     assert targets("activitiesEmail")["activities"] == (("activities",), True)
-    assert set(targets("ticketsCategories")) == {"call_queue", "email_queue", "sms_queue"}
-    assert targets("users") == {"sign": (("templates",), False)}
+    assert targets("ticketsCategories") == {
+        **dict.fromkeys(("call_queue", "email_queue", "sms_queue"), (("queues",), False)),
+        "default_crm_database": (("crmDatabases",), False),
+        "sla": (("ticketsSla",), False),
+        "timecondition": (("timegroups",), False),
+    }
+    assert targets("users") == {
+        "profile": (("profiles",), False),
+        "role": (("roles",), False),
+        "sign": (("templates",), False),
+    }
+
+
+def test_references_to_the_models_every_record_points_to():
+    """The models records embed whole (SLA, CRM and campaign databases, CRM record types, profiles, roles, time
+    groups) have streams, so their references are keys too."""
+    assert targets("accounts")["sla"] == (("ticketsSla",), False)
+    assert targets("accounts")["database"] == (("crmDatabases",), False)
+    assert targets("campaignsRecords")["database"] == (("databases",), False)
+    assert targets("crmRecords")["type"] == (("crmRecordsTypes",), False)
+    assert "database.record_type" not in all_references("campaignsRecords")  # inside a reference: moot
     assert references("groups") == {}
     with pytest.raises(KeyError):
         references("nope")
 
 
-@pytest.mark.parametrize(
-    ("stream", "prop"),
-    [
-        ("contacts", "database"),
-        ("activitiesCall", "cdr"),
-        ("users", "role"),
-        ("users", "profile"),
-        ("accounts", "sla"),
-        ("crmRecords", "type"),
-        ("campaignsRecords", "database"),
-        ("activitiesSms", "connector"),
-        ("activitiesFbm", "external_contact"),
-    ],
-)
-def test_models_without_a_stream_are_not_references_and_keep_their_declaration(stream, prop):
-    assert prop not in references(stream)
+@pytest.mark.parametrize("stream", [endpoint.name for endpoint in ENDPOINTS])
+def test_objects_without_a_stream_keep_their_declaration_except_their_references(stream):
+    """An object that is no reference (a connector, an external contact, a call's `cdr`) keeps its declaration in
+    keys mode, except the references inside it, which become keys."""
     schema = load_schema(stream)
-    assert keys_schema(stream, schema)["properties"][prop] == schema["properties"][prop]
-    assert "properties" in schema["properties"][prop]
+    keys = keys_schema(stream, schema)["properties"]
+    nested = {tuple(path.split(".")) for path in all_references(stream) if "." in path}
+    for prop, declared in schema["properties"].items():
+        if prop in references(stream) or "properties" not in declared:
+            continue
+        inside = {path[1] for path in nested if path[0] == prop}
+        for child, child_declared in declared["properties"].items():
+            if child in inside:
+                assert keys[prop]["properties"][child]["type"][-1] == "null", (stream, prop, child)
+                assert set(keys[prop]["properties"][child].get("properties") or {}) <= {"name", "id_call", "title"}
+            else:
+                assert keys[prop]["properties"][child] == child_declared, (stream, prop, child)
+
+
+def test_references_at_every_depth():
+    """Read from the read schemas' `$ref`s at every depth: a connector's user (every channel), an external contact's
+    CRM contact, the web chat connector's queues and NPS template, an NPS survey's activity, user and contact."""
+    for stream in (
+        "activitiesSms",
+        "activitiesFbm",
+        "activitiesIgdm",
+        "activitiesWap",
+        "activitiesVbr",
+        "activitiesWeb",
+    ):
+        assert all_references(stream)["connector.user"].streams == ("users",)
+        assert all_references(stream)["connector.user"].path == ("connector", "user")
+        assert "connector" not in references(stream) and "connector.user" not in references(stream)
+    for stream in ("activitiesFbm", "activitiesIgdm", "activitiesWap", "activitiesVbr"):
+        assert all_references(stream)["external_contact.crm_contact"].streams == ("contacts",)
+    web = all_references("activitiesWeb")
+    assert web["connector.ctcQueues"].many and web["connector.ctcQueues"].streams == ("queues",)
+    assert web["connector.npsTemplate"].streams == ("templates",)
+    assert {"survey.activity", "survey.user", "survey.contact"} <= set(all_references("activities"))
+    assert set(references("tickets")) == set(all_references("tickets"))  # no nested ones: all are keys already
+    sms = keys_schema("activitiesSms", load_schema("activitiesSms"))["properties"]
+    assert sms["connector"]["properties"]["user"] == {
+        "type": ["object", "null"],
+        "properties": {"name": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]}},
+    }
+    assert (
+        sms["connector"]["properties"]["name"]
+        == load_schema("activitiesSms")["properties"]["connector"]["properties"]["name"]
+    )
+
+
+def test_nested_references_under_a_free_form_object_keep_its_declaration():
+    schema = copy.deepcopy(load_schema("activitiesSms"))
+    schema["properties"]["connector"] = {"type": ["object", "array", "null"]}  # e.g. a live-discovered free form
+    assert keys_schema("activitiesSms", schema)["properties"]["connector"] == {"type": ["object", "array", "null"]}
+
+
+def test_model_reference():
+    users = model_reference("users")
+    assert users.streams == ("users",) and users.fields == ("name", "title") and not users.many
+    assert model_reference("activitiesCall").fields == ("id_call",)
+    assert model_reference("routingSmsInbound") is None and model_reference("activitiesEmailFiles") is None
 
 
 def test_every_reference_targets_a_declared_primary_key_and_a_declared_property():

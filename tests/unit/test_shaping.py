@@ -158,15 +158,17 @@ def test_custom_fields_single_multi_unset():
     assert cf_shaper()(record)["customFields"] == {"vin": "WVW123", "number": ["+420 1", "+420 2"]}
     for unset in ([], [None], None):
         shaped = cf_shaper()({"name": "r1", "customFields": {"vin": unset, "number": unset}})
-        assert shaped["customFields"] == {"vin": None, "number": None}
+        # single-valued: null; multi-valued: `[]`, the list Daktela sends for "unset"
+        assert shaped["customFields"] == {"vin": None, "number": []}
     assert cf_shaper()({"name": "r1", "customFields": []})["customFields"] == {}  # PHP's [] for "none"
 
 
 def test_custom_fields_flat_cells():
     flat = cf_shaper(flat=True)({"name": "r1", "customFields": {"vin": ["WVW123"], "number": ["a", "b"]}})
     assert flat == {"name": "r1", "customFields_vin": "WVW123", "customFields_number": '["a","b"]'}
-    unset = cf_shaper(flat=True)({"name": "r1", "customFields": {"vin": [None], "number": []}})
-    assert unset == {"name": "r1"}  # empty cells
+    for unset in ([], [None], None):
+        flat = cf_shaper(flat=True)({"name": "r1", "customFields": {"vin": unset, "number": unset}})
+        assert flat == {"name": "r1"}  # empty cells
 
 
 def test_custom_fields_selected_one_by_one():
@@ -207,3 +209,83 @@ def test_undeclared_fields_are_noted_not_emitted():
     shaper.note_undeclared(record)
     assert shaper.undeclared == {"isNew", "customFields.color"}
     assert "isNew" not in shaper(record)
+
+
+# --- references at every depth (nested_objects: keys) -------------------------------------------------------------
+
+SMS_USER = {"name": "jan", "title": "Jan", "email": "jan@firma.cz", "role": {"name": "admin", "_sys": {}}}
+
+
+def sms_shaper(keys=True, flat=False, schema_mode=None):
+    from tap_daktela.references import all_references, schema_for_mode
+
+    mode = schema_mode or ("keys" if keys else "full")
+    schema = schema_for_mode("activitiesSms", load_schema("activitiesSms"), mode)
+    return RecordShaper(
+        schema, LocalTimeConverter("Europe/Prague"), flat=flat, references=all_references("activitiesSms"), keys=keys
+    )
+
+
+def sms_record():
+    return {
+        "name": "sms_1",
+        "connector": {
+            "name": "smsInbound_1",
+            "title": "SMS",
+            "user": {**SMS_USER, "_sys": {"model": "users"}},
+            "production": {"name": "p", "user": SMS_USER, "accessToken": "t0k3n"},
+            "accessToken": "t0k3n",
+            "_sys": {"model": "routingSmsInbound"},
+        },
+        "options": {
+            "ticketAllEmails": {"a@b.cz": {"contact": {"name": "c1", "title": "C", "_sys": {"model": "contacts"}}}}
+        },
+    }
+
+
+def test_nested_reference_in_a_declared_object_becomes_keys():
+    shaped = sms_shaper()(sms_record())
+    assert shaped["connector"]["user"] == {"name": "jan", "title": "Jan"}
+    assert shaped["connector"]["name"] == "smsInbound_1" and "accessToken" not in shaped["connector"]
+    flat = sms_shaper(flat=True)(sms_record())
+    assert json.loads(flat["connector_user"]) == {"name": "jan", "title": "Jan"}  # one JSON cell, keys inside
+    assert flat["connector_name"] == "smsInbound_1"
+    # a bare key where an object is declared, and PHP's []
+    assert sms_shaper()({"name": "s", "connector": {"user": "jan"}})["connector"] == {
+        "user": {"name": "jan", "title": None}
+    }
+    assert sms_shaper()({"name": "s", "connector": {"user": []}})["connector"] == {"user": None}
+    assert "connector_user" not in sms_shaper(flat=True)({"name": "s", "connector": {"user": []}})
+
+
+def test_copies_inside_free_form_values_become_keys_by_their_model():
+    shaped = sms_shaper()(sms_record())
+    # `production` is free-form: its `user` has no `_sys` and no known path, so it is kept (minus credentials)
+    production = shaped["connector"]["production"]
+    assert production["user"]["email"] == "jan@firma.cz" and "accessToken" not in production
+    assert shaped["options"] == {"ticketAllEmails": {"a@b.cz": {"contact": {"name": "c1", "title": "C"}}}}
+    flat = sms_shaper(flat=True)(sms_record())
+    assert json.loads(flat["options"]) == shaped["options"]
+
+
+def test_full_mode_keeps_every_copy():
+    shaped = sms_shaper(keys=False)(sms_record())
+    assert shaped["connector"]["user"]["email"] == "jan@firma.cz" and "_sys" not in shaped["connector"]["user"]
+    assert shaped["options"]["ticketAllEmails"]["a@b.cz"]["contact"] == {"name": "c1", "title": "C"}  # no _sys
+    flat = sms_shaper(keys=False, flat=True)(sms_record())
+    assert json.loads(flat["connector_user"])["role"] == {"name": "admin"}
+
+
+def test_known_paths_inside_free_form_values():
+    """A reference under a free-form value (the schema cannot declare it) is reduced in the value."""
+    from tap_daktela.references import Reference
+    from tap_daktela.shaping import reference_tree, without_copies
+
+    user = Reference("connector.user", ("users",), False, ("name",), True)
+    queues = Reference("connector.ctcQueues", ("queues",), True, ("name",), True)
+    tree = reference_tree({"connector.user": user, "connector.ctcQueues": queues})
+    value = [{"connector": {"user": SMS_USER, "ctcQueues": [{"name": 1, "title": "Q"}], "x": 1}}]
+    assert without_copies(value, tree) == [
+        {"connector": {"user": {"name": "jan", "title": "Jan"}, "ctcQueues": [1], "x": 1}}
+    ]
+    assert without_copies({"_sys": {"model": "routingSmsInbound"}, "a": 1}, None) == {"a": 1}  # no stream: kept
