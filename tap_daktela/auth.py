@@ -15,7 +15,7 @@ from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, NewC
 
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError, DaktelaError
 from tap_daktela.retries import send_with_retries
-from tap_daktela.session import certificate_problem
+from tap_daktela.session import tls_failure
 
 TOKEN_HEADER = "X-AUTH-TOKEN"
 
@@ -63,9 +63,7 @@ def request(
                 give_up=_not_worth_retrying,
             )
     except requests.exceptions.SSLError as exc:
-        raise DaktelaConnectionError(
-            f"TLS certificate check failed for {base}: {certificate_problem(exc, ca_bundle)}"
-        ) from exc
+        raise DaktelaConnectionError(tls_failure(exc, base, ca_bundle)) from exc
     except requests.exceptions.RequestException as exc:
         raise DaktelaConnectionError(f"cannot reach Daktela at {base}: {_connection_reason(exc)}") from exc
 

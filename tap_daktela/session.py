@@ -7,9 +7,12 @@ CA bundle variables `requests` users rely on are read here, once.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
+import threading
 import typing as t
+import urllib.parse
 import warnings
 
 import requests
@@ -17,6 +20,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 
 from tap_daktela.errors import DaktelaConfigError
+from tap_daktela.retries import RETRY_STATUSES
+
+# failures of a request that the retries send again (see `retries.RETRIABLE_EXCEPTIONS`)
+TRANSIENT_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 LOGGER = logging.getLogger("tap-daktela")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
@@ -39,10 +46,50 @@ def tls_verify(config: t.Mapping[str, t.Any]) -> bool | str:
     return True
 
 
+class RequestCounts:
+    """Requests sent per API resource (`tickets`, `login`), and how many of them failed transiently (a 408, 429
+    or 5xx answer, a timeout or a dropped connection), which the retry logic then sends again. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: collections.Counter[str] = collections.Counter()
+        self._failed: collections.Counter[str] = collections.Counter()
+
+    def add(self, resource: str, *, failed: bool) -> None:
+        with self._lock:
+            self._sent[resource] += 1
+            self._failed[resource] += failed
+
+    def of(self, resource: str) -> tuple[int, int]:
+        """(requests sent, transient failures) for `resource` so far."""
+        with self._lock:
+            return self._sent[resource], self._failed[resource]
+
+
+def resource_of(url: str | None) -> str:
+    """`https://x/api/v6/activitiesCall.json?take=1` -> `activitiesCall`."""
+    return urllib.parse.urlsplit(url or "").path.rsplit("/", 1)[-1].removesuffix(".json")
+
+
 class DaktelaSession(requests.Session):
-    """A `requests.Session` that also knows the `ca_bundle` setting, so a failed check can name it."""
+    """A `requests.Session` that also knows the `ca_bundle` setting, so a failed check can name it, and counts
+    the requests it sends (for the run summary)."""
 
     ca_bundle: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = RequestCounts()
+
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]
+        resource = resource_of(request.url)
+        try:
+            response = super().send(request, **kwargs)
+        except TRANSIENT_ERRORS:
+            self.counts.add(resource, failed=True)
+            raise
+        self.counts.add(resource, failed=response.status_code in RETRY_STATUSES)
+        return response
 
 
 def build_session(config: t.Mapping[str, t.Any], connections: int) -> DaktelaSession:
@@ -67,6 +114,25 @@ _CERTIFICATE_PROBLEMS = (
     "certificate has expired",
     "Hostname mismatch",
 )
+# What OpenSSL says when the server answers a TLS handshake with plain text (an HTTP port): 3.0 and earlier say
+# WRONG_VERSION_NUMBER, later versions "packet length too long" or "record layer failure".
+_NOT_TLS = ("wrong_version_number", "wrong version number", "packet length too long", "record layer failure")
+
+
+def speaks_no_tls(exc: BaseException) -> bool:
+    """Whether a TLS failure means the server's port does not speak TLS at all (https:// to an HTTP port)."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _NOT_TLS)
+
+
+def tls_failure(exc: BaseException, base_url: str, ca_bundle: str | None) -> str:
+    """The one-line reason of a failed TLS connection to `base_url`: a port without TLS, else the certificate."""
+    if speaks_no_tls(exc):
+        return (
+            f"{base_url} does not speak TLS on that port (the server answered the TLS handshake with plain text): "
+            "use http:// for a plain HTTP port, or the instance's HTTPS port"
+        )
+    return f"TLS certificate check failed for {base_url}: {certificate_problem(exc, ca_bundle)}"
 
 
 def certificate_problem(exc: BaseException, ca_bundle: str | None) -> str:
