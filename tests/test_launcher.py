@@ -1,16 +1,19 @@
 """The wrapper's process launcher: forked processes behave like the real commands, and the CSV is target-csv's.
 
-Real processes only: the launcher forks `tap-daktela` and `target-csv` with the streams, environment and working
-directory of each request; the results are compared with the installed console scripts run as users run them.
+Real processes only: the multiprocessing forkserver forks `tap-daktela` and `target-csv` with the streams,
+environment and working directory of each request; the results are compared with the installed console scripts
+run as users run them, and with the same programs started fresh (`ExecStarter`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -72,29 +75,134 @@ def test_started_tap_gets_its_env_cwd_and_exit_code(sim, tmp_path, discovered_ca
         starter.close()
 
 
-def test_killed_process_reports_the_signal(fork_starter, tmp_path):
-    read_end, write_end = os.pipe()  # stdin that never ends: target-csv waits for input
+def _stopped_target(starter, tmp_path: Path, stop: str) -> tuple[int, object]:
+    """Start target-csv on a stdin that never ends, stop it with `stop` ("kill"/"terminate") once it is reading,
+    return its exit code."""
+    read_end, write_end = os.pipe()
     (tmp_path / "target-config.json").write_text(json.dumps(target_settings(tmp_path)))
+    err = tmp_path / f"target-{stop}.err"
     try:
-        process = fork_starter.start(
-            "target-csv", ["--config", "target-config.json"], stdin=read_end, stdout=2, stderr=2, env={}, cwd=tmp_path
-        )
+        with open(os.devnull, "wb") as nothing, err.open("wb") as ferr:
+            process = starter.start(
+                "target-csv",
+                ["--config", "target-config.json"],
+                stdin=read_end,
+                stdout=nothing.fileno(),
+                stderr=ferr.fileno(),
+                env={},
+                cwd=tmp_path,
+            )
+        assert process.pid != os.getpid() and Path(f"/proc/{process.pid}").exists()
+        deadline = time.monotonic() + 30
+        while "Skipping parse of env var settings" not in err.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
         with pytest.raises(subprocess.TimeoutExpired):
-            process.wait(timeout=0.2)
-        process.kill()
-        assert process.wait() == -signal.SIGKILL
+            process.wait(timeout=0.5)  # built, its signal handlers installed, waiting for input
+        getattr(process, stop)()
+        return process.wait(timeout=10), process
     finally:
         os.close(read_end)
         os.close(write_end)
 
 
-def test_start_after_the_launcher_died_is_a_clear_error(tmp_path):
+def test_stopped_process_reports_the_signal_or_its_own_exit(fork_starter, tmp_path):
+    """SIGKILL shows as -9; on SIGTERM target-csv (the SDK's handler) ends on its own, as its command does."""
+    code, process = _stopped_target(fork_starter, tmp_path, "kill")
+    assert code == -signal.SIGKILL
+    assert process.usage is None  # it never got to report
+    exec_starter = ExecStarter()
+    assert (
+        _stopped_target(fork_starter, tmp_path, "terminate")[0]
+        == _stopped_target(exec_starter, tmp_path, "terminate")[0]
+    )
+
+
+@pytest.mark.parametrize("starter_class", [ForkStarter, ExecStarter])
+def test_terminated_tap_exits_as_its_command_does(sim, tmp_path, discovered_catalog, starter_class):
+    """SIGTERM mid-run: the tap's own exit code (143) and its one line, the same from both starters."""
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(select(copy.deepcopy(discovered_catalog), {"tickets": None})))
+    (tmp_path / "tap.json").write_text(json.dumps(tap_config(sim)))
+    sim.knobs.latency_ms = 400  # a run that is still waiting on the network when the signal comes
+    starter = starter_class()
+    try:
+        err = tmp_path / "err"
+        with open(os.devnull, "rb") as nothing, open(os.devnull, "wb") as out, err.open("wb") as ferr:
+            process = starter.start(
+                "tap-daktela",
+                ["--config", "tap.json", "--catalog", "catalog.json"],
+                stdin=nothing.fileno(),
+                stdout=out.fileno(),
+                stderr=ferr.fileno(),
+                env=dict(os.environ),
+                cwd=tmp_path,
+            )
+        deadline = time.monotonic() + 30
+        while sim.counters.requests == 0 and time.monotonic() < deadline:  # it has started talking
+            time.sleep(0.05)
+        process.terminate()
+        assert process.wait(timeout=10) == 128 + signal.SIGTERM
+        assert err.read_text().strip().splitlines()[-1] == "tap-daktela: interrupted"
+    finally:
+        starter.close()
+
+
+def _forkservers(expected: int) -> set[int]:
+    """Pids of this process's children that are a multiprocessing forkserver, once there are `expected` of them
+    (a child just forked shows its parent's command line until it has exec'd)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = set()
+        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            for pid in children.read_text().split():
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"multiprocessing.forkserver" in command:
+                    found.add(int(pid))
+        if len(found) == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    """Running (neither a zombie nor reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_close_reaps_the_forkserver_and_a_new_starter_starts_another(tmp_path):
     starter = ForkStarter()
-    starter._launcher.kill()
-    starter._launcher.wait()
-    with open(os.devnull, "rb") as nothing, pytest.raises(LaunchError, match="could not start tap-daktela"):
-        starter.start("tap-daktela", ["--about"], stdin=nothing.fileno(), stdout=2, stderr=2, env={}, cwd=tmp_path)
+    (server,) = _forkservers(1)
     starter.close()
+    assert not Path(f"/proc/{server}").exists()  # reaped, not a zombie
+    assert _forkservers(0) == set()
+
+    # a forkserver that died is replaced by the next start
+    starter = ForkStarter()
+    (server,) = _forkservers(1)
+    os.kill(server, signal.SIGKILL)
+    with open(os.devnull, "rb") as nothing:  # while it dies: a clear error
+        while _alive(server):
+            with contextlib.suppress(LaunchError):
+                starter.start(
+                    "tap-daktela", ["--about"], stdin=nothing.fileno(), stdout=2, stderr=2, env={}, cwd=tmp_path
+                )
+    with open(os.devnull, "rb") as nothing, (tmp_path / "about").open("wb") as out:
+        process = starter.start(
+            "tap-daktela", ["--about"], stdin=nothing.fileno(), stdout=out.fileno(), stderr=2, env={}, cwd=tmp_path
+        )
+    assert process.wait(timeout=60) == 0
+    assert "tap-daktela" in (tmp_path / "about").read_text()
+    starter.close()
+
+
+def test_unknown_program_is_a_clear_error(fork_starter, tmp_path):
+    with open(os.devnull, "rb") as nothing, pytest.raises(LaunchError, match="unknown program"):
+        fork_starter.start("rm", ["-rf"], stdin=nothing.fileno(), stdout=2, stderr=2, env={}, cwd=tmp_path)
 
 
 def test_wrapper_target_writes_the_same_csv_as_stock_target_csv(sim, tmp_path, discovered_catalog, fork_starter):
