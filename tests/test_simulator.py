@@ -14,6 +14,8 @@ import requests
 from tap_daktela.endpoints import ENDPOINTS as TAP_ENDPOINTS
 from tests.simulator import CF_MODELS, CF_SCHEME_MODELS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES, DaktelaSimulator, Knobs
 from tests.simulator import ENDPOINTS as SIM_ENDPOINTS
+from tests.simulator.models import MODEL_ENDPOINTS
+from tests.simulator.server import record_key
 
 # The project's shared folder sits beside the repository (on CI too; /work/shared on a developer machine).
 SAMPLES = next(
@@ -121,16 +123,16 @@ def test_each_endpoint_list_single_404(sim: DaktelaSimulator, http: requests.Ses
     assert set(body) == {"error", "result", "_serverTime", "_time", "_timezone"}
     assert body["_timezone"] == "Europe/Prague" and body["error"] == []
     rows = body["result"]["data"]
-    small = {"ticketsCategories": 10, "campaignsTypes": 5}
+    small = {"ticketsCategories": 10, "campaignsTypes": 5, **{e: 2 for e in MODEL_ENDPOINTS}}
     assert body["result"]["total"] == len(rows) == len(sim.records(ep)) >= small.get(ep, 20)
     assert rows == sim.records(ep)
-    pk = "id_call" if ep == "activitiesCall" else "name"
-    assert len({row[pk] for row in rows}) == len(rows)
+    pk = PRIMARY_KEYS[ep]
+    assert len({record_key(row, pk) for row in rows}) == len(rows)
     if ep in ("tickets", "queues"):
         assert all(isinstance(row["name"], int) for row in rows)
     if ep == "activitiesCall":
         assert "name" not in rows[0]
-    first = rows[0][pk]
+    first = record_key(rows[0], pk)  # a session's key is its agent's name
     for path in (f"{ep}/{first}.json", f"{ep}/{first}"):
         one = get(http, sim, path).json()
         assert one["result"] == rows[0] and "total" not in one["result"]
@@ -765,7 +767,7 @@ def _schema_props(name: str) -> set[str]:
 
 
 def test_new_endpoints_counts_keys_and_scales(sim: DaktelaSimulator) -> None:
-    assert len(sim.endpoints) == 23 and "activitiesChat" in sim.endpoints
+    assert len(sim.endpoints) == 35 and "activitiesChat" in sim.endpoints
     for ep in [*NEW_CHANNELS, "ticketsCategories", "campaignsTypes"]:
         assert PRIMARY_KEYS[ep] == "name"
         assert REPLICATION_KEYS[ep] == (None if ep in ("ticketsCategories", "campaignsTypes") else "time")

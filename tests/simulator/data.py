@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from .models import MODEL_ENDPOINTS, MODEL_PRIMARY_KEYS, MODEL_REPLICATION_KEYS, MODEL_SCALES, ModelsMixin
+
 ENDPOINTS: tuple[str, ...] = (
     "tickets",
     "contacts",
@@ -37,6 +39,7 @@ ENDPOINTS: tuple[str, ...] = (
     "activitiesWeb",
     "ticketsCategories",
     "campaignsTypes",
+    *MODEL_ENDPOINTS,
 )
 
 # The message channels: endpoint -> (activity type, name prefix, queue type, connector model). WEB is the current
@@ -54,7 +57,7 @@ _QTYPE = {spec[0]: spec[2] for spec in CHANNELS.values()}
 CF_MODELS: tuple[str, ...] = ("contacts", "accounts", "tickets", "crmRecords", "campaignsRecords", "activities")
 CF_SCHEME_MODELS = frozenset({"contacts", "accounts", "tickets", "crmRecords"})
 
-PRIMARY_KEYS: dict[str, str] = {ep: "name" for ep in ENDPOINTS} | {"activitiesCall": "id_call"}
+PRIMARY_KEYS: dict[str, str] = {ep: "name" for ep in ENDPOINTS} | {"activitiesCall": "id_call"} | MODEL_PRIMARY_KEYS
 
 REPLICATION_KEYS: dict[str, str | None] = {
     "tickets": "edited",
@@ -75,6 +78,8 @@ REPLICATION_KEYS: dict[str, str | None] = {
     **{ep: "time" for ep in CHANNELS},
     "ticketsCategories": None,
     "campaignsTypes": None,
+    **dict.fromkeys(MODEL_ENDPOINTS),
+    **MODEL_REPLICATION_KEYS,
 }
 
 _REF = {"groups": 25, "pauses": 25, "queues": 25, "statuses": 25, "templates": 25, "users": 25}
@@ -136,6 +141,8 @@ SCALES: dict[str, dict[str, int]] = {
     },
 }
 SCALES["bench10"] = {ep: n * 10 for ep, n in SCALES["bench"].items()} | {"ticketsCategories": 30, "campaignsTypes": 10}
+for _scale, _sizes in MODEL_SCALES.items():
+    SCALES[_scale] |= _sizes
 
 DATA_START = datetime(2024, 1, 1, 0, 0, 0)
 DATA_END = datetime(2025, 6, 30, 23, 59, 59)
@@ -351,10 +358,11 @@ class Encoder:
         parts.append(b"}")
 
 
-class Generator:
+class Generator(ModelsMixin):
     def __init__(self, seed: int, sizes: dict[str, int]) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
+        self.nrng = random.Random(f"{seed}-models")  # the models of `models.py`
         # fields added after the first release draw from their own stream, so the seeded data stays as it was
         self.xrng = random.Random(f"{seed}-fields")
         self.sizes = sizes
@@ -506,6 +514,7 @@ class Generator:
         self.build_campaign_records(s.get("campaignsRecords", 0))
         self.tables["campaignsTypes"] = self.camp_types
         self.build_activities()
+        self.build_models()
         # keep users/queues/statuses etc. unshared in the table but shared as nested objects
         return self.tables
 
@@ -600,6 +609,7 @@ class Generator:
             }
         )
         self.build_schemes()
+        self.build_model_pools()
         self.crm_types = [
             enc.share(
                 {
@@ -802,7 +812,7 @@ class Generator:
             "title": ["Zákaznická podpora", "Reklamace", "Obchod", "Technika", "Fakturace"][i % 5] + f" {i}",
             "description": self.pick([None, None, "", "Dotazy k fakturaci; „urgentní“ případy 🔥"]),
             "sla": self.slas[i % len(self.slas)],
-            "timecondition": None,
+            "timecondition": self.npick(self.timegroups, 0.5),
             "email_queue": self.pick(email_q, 0.3),
             "call_queue": self.pick(call_q, 0.3),
             "sms_queue": self.pick(sms_q, 0.7),
@@ -825,7 +835,7 @@ class Generator:
         return {
             "name": self.uniqid("account"),
             "title": self.pick(COMPANIES) + f" {self.rng.randrange(1000)}",
-            "database": self.crm_db,
+            "database": self.crm_database(),
             "sla": self.pick(self.slas, 0.6),
             "user": self.pick(self.users, 0.3),
             "description": self.pick(["", None, "Klíčový zákazník, pozor!"]),
@@ -1001,7 +1011,7 @@ class Generator:
                 "stage": "OPEN",
                 "priority": i,
                 "mixing_ratio": 1,
-                "_sys": sys_("campaignsDatabases"),
+                "_sys": sys_("databases"),
                 "_rdata": None,
                 "_guiData": [],
             }

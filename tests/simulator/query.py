@@ -129,6 +129,8 @@ def sort_key(v: Any) -> tuple[Any, ...]:
         return (1, v)
     if isinstance(v, str):
         return (2, v)
+    if isinstance(v, dict) and "name" in v:  # a nested record sorts by its key, like Daktela's foreign key column
+        return sort_key(v["name"])
     if isinstance(v, list) and not v:
         return (0,)
     return (3, repr(v))
@@ -220,6 +222,8 @@ class Condition:
         bools = [v.strip().lower() in ("1", "true") for v in vals]
 
         def operands(x: Any) -> list[tuple[Any, Any]]:
+            if isinstance(x, dict) and "name" in x:  # a nested record compares by its key (its foreign key column)
+                x = x["name"]
             if x is None:
                 return []
             if isinstance(x, bool):

@@ -59,7 +59,7 @@ from .query import (
 )
 
 API_VERSION = "2025.2.1"
-DATE_FIELDS = frozenset({"time", "created", "edited", "call_time"})
+DATE_FIELDS = frozenset({"time", "created", "edited", "call_time", "start"})
 CHANNEL_ENDPOINTS = ("activitiesCall", "activitiesEmail", "activitiesChat", *CHANNELS)
 
 
@@ -105,6 +105,12 @@ class Counters:
     pages: int = 0
     bytes_sent: int = 0
     list_requests: Counter = field(default_factory=Counter)
+
+
+def record_key(rec: dict[str, Any], pk: str) -> Any:
+    """A record's key; a key that is a whole record (a session's `id_agent`, the user) is that record's name."""
+    key = rec[pk]
+    return key["name"] if isinstance(key, dict) else key
 
 
 class Entry:
@@ -184,7 +190,7 @@ class Table:
 
     def _put(self, rec: dict[str, Any]) -> Entry:
         frags = self.enc.encode(rec)
-        key = rec[self.pk]
+        key = record_key(rec, self.pk)
         e = Entry(key, rec, frags)
         self.entries[str(key)] = e
         if len(self.fields) < len(rec):
@@ -601,7 +607,7 @@ class DaktelaSimulator:
                 now = self.now_local()
                 rec = self._new_record(endpoint, now)
                 t._put(rec)
-                out.append(orjson.loads(b"".join(t.entries[str(rec[t.pk])].frags)))
+                out.append(orjson.loads(b"".join(t.entries[str(record_key(rec, t.pk))].frags)))
             t.invalidate()
         return out
 
@@ -630,6 +636,30 @@ class DaktelaSimulator:
             return g.make_message(ep, now, None)
         if ep == "ticketsCategories":
             return g.make_category(len(self.tables[ep].entries))
+        if ep == "articles":
+            return g.make_article(now, now)
+        if ep == "activitiesCallTranscripts":
+            return g.new_transcript(now)
+        if ep == "realtimeSessions":  # an agent who logs in
+            taken = {str(e.key) for e in self.tables[ep].entries.values()}
+            free = [u for u in g.active_users() if u["name"] not in taken]
+            if not free:
+                raise ValueError("every active user already has a session")
+            return dict(g.make_session(free[0]), logintime=now, statetime=now)
+        makers = {
+            "ticketsSla": g.make_sla,
+            "roles": g.make_role,
+            "profiles": g.make_profile,
+            "crmRecordsTypes": g.make_crm_type,
+            "databases": g.make_campaign_database,
+            "timegroups": g.make_timegroup,
+            "articlesFolders": g.make_article_folder,
+            "articlesTags": g.make_article_tag,
+        }
+        if ep in makers:
+            return makers[ep](len(self.tables[ep].entries))
+        if ep == "crmDatabases":
+            return dict(next(iter(self.tables[ep].entries.values())).rec, name=g.nid("crmdb"), default=False)
         if ep == "campaignsTypes":
             rec = g.make_campaign_type(len(self.tables[ep].entries))
             rec["name"] = f"campaignsTypes_{g._next()}"
@@ -1081,7 +1111,6 @@ class _Handler(BaseHTTPRequestHandler):
         if bad:
             self._send(200, b'{"error":[],' + self._stamp() + b"}")
             return
-        pk = sim.tables[ep].pk
         extra = sim.extra_bytes(ep)
         if fields is not None:
             mode = k.dotted_fields
@@ -1098,7 +1127,7 @@ class _Handler(BaseHTTPRequestHandler):
             for i, (e, frags) in enumerate(zip(page, frag_lists, strict=True)):
                 if i:
                     parts.append(b",")
-                parts.append(orjson.dumps(str(e.rec.get(pk, e.key))) + b":")
+                parts.append(orjson.dumps(str(e.key)) + b":")
                 parts.extend(frags)
             parts.append(b"}")
         else:
