@@ -77,7 +77,7 @@ REFERENCE_TEXT = (
 )
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _METRIC = re.compile(r'METRIC: (\{.*"metric":\s*"record_count".*\})')
-_REQUESTS = re.compile(r"\| (\w+): (\d+) requests")
+_REQUESTS = re.compile(r"\| (\w+): (\d+) requests? \(")  # the stream's list requests, "1 request" too
 
 
 # ------------------------------------------------------------------------------------------------ measuring
@@ -379,6 +379,7 @@ class Bench:
             "page_size": PAGE,
             "max_concurrent_requests": TAP_CONCURRENCY,
             "nested_objects": mode,
+            "metrics_log_level": "INFO",  # metric_records reads the record_count METRIC lines
         }
         if flatten:
             config["flatten_records"] = True

@@ -39,6 +39,7 @@ MELTANO_PROGRESS = re.compile(
 )
 RUN_TIMESTAMP = re.compile(r"-\d{4}-\d{2}-\d{2}\.T\d{6}$")  # meltano.yml names each run's file <stream>-<timestamp>
 METRIC = re.compile(r'METRIC: (\{.*"record_count".*\})')
+SUMMARY = re.compile(r"\|\s+(\w+): (\d+) records?, \d+ requests?, ")  # the tap's run summary, a line per stream
 
 
 def say(message: str = "") -> None:
@@ -124,6 +125,9 @@ def meltano_step(env: dict[str, str], output: Path, label: str) -> tuple[float, 
     log_file = OUT / "logs" / f"meltano-{label}.log"
 
     def show(line: str) -> str | None:
+        summary = SUMMARY.search(line)
+        if summary and "tap-daktela" in line:
+            return f"tap-daktela  {summary.group(1)}: {int(summary.group(2)):,} records"
         metric = METRIC.search(line)
         if metric:  # the tap's record counter: one per stream when it ends (and every minute on long streams)
             data = json.loads(metric.group(1))

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import pendulum
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
@@ -33,9 +33,11 @@ from tap_daktela.query import ListQuery, condition
 from tap_daktela.read_range import local_bounds, read_start, within
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, all_references, references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
-from tap_daktela.session import certificate_problem
+from tap_daktela.run_summary import plural
+from tap_daktela.session import tls_failure
 from tap_daktela.shaping import RecordShaper
 from tap_daktela.snapshots import own_record, taken_at
+from tap_daktela.tally import record_counter
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -114,6 +116,10 @@ class DaktelaStream(RESTStream):
 
     def get_url_params(self, context: Context | None, next_page_token: ListQuery | None) -> list[tuple[str, str]]:  # type: ignore[override]
         return (next_page_token or self.base_query()).params()
+
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
+        """The SDK's record counter, which also tallies the stream for the run summary and logs progress (`tally`)."""
+        return record_counter(super().get_record_counter(**kwargs), self, self.daktela.run_summary)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -204,10 +210,10 @@ class DaktelaStream(RESTStream):
         with self.api_errors():
             yield from reader.records()
         self.logger.info(
-            "%s: %d requests (%d gap re-reads)%s",
+            "%s: %s (%s)%s",
             self.name,
-            reader.requests,
-            reader.repairs,
+            plural(reader.requests, "request"),
+            plural(reader.repairs, "gap re-read"),
             " in date-filter fallback" if self.date_filter_fallback else "",
         )
 
@@ -482,10 +488,7 @@ def _api_errors(stream: DaktelaStream) -> t.Iterator[None]:
     try:
         yield
     except requests.exceptions.SSLError as exc:
-        raise DaktelaConnectionError(
-            f"TLS certificate check failed for {stream.config['url']}: "
-            f"{certificate_problem(exc, stream.config.get('ca_bundle'))}"
-        ) from exc
+        raise DaktelaConnectionError(tls_failure(exc, stream.config["url"], stream.config.get("ca_bundle"))) from exc
     except requests.exceptions.RequestException as exc:
         raise DaktelaConnectionError(
             f"cannot reach Daktela at {stream.config['url']} for endpoint '{stream.name}' after "

@@ -23,12 +23,16 @@ from tap_daktela.client import DaktelaStream
 from tap_daktela.dates import parse_date_setting
 from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
+from tap_daktela.input_files import invalid_json_file
 from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
+from tap_daktela.run_summary import RunSummary
 from tap_daktela.session import build_session, tls_verify
 from tap_daktela.shaping import without_secret_properties
 from tap_daktela.singer_writer import DaktelaWriter
 from tap_daktela.streams import STREAM_TYPES
+from tap_daktela.tally import log_summary
+from tap_daktela.unknown_settings import setting_names, unknown_setting_warnings
 
 DEFAULT_TIMEZONE = "Europe/Prague"
 MAX_PAGE_SIZE = 1000
@@ -117,6 +121,13 @@ class TapDaktela(Tap):
             description="`keys`: a nested reference to another record becomes its key and title (`user` -> "
             "`user_name`, `user_title`; arrays -> a JSON array of keys); `full`: the whole embedded copy",
         ),
+        th.Property(
+            "metrics_log_level",
+            th.StringType,
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+            description="Level of the SDK's METRIC log lines: INFO or DEBUG logs them. Default: not logged (the "
+            "run summary at the end says records, requests and seconds per stream)",
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, discover: t.Iterable[str] | None = None, **kwargs: t.Any) -> None:
@@ -136,6 +147,9 @@ class TapDaktela(Tap):
                 errors = errors.replace(secret, "***")
             raise DaktelaConfigError(f"invalid settings: {errors}") from None
         self.message_writer.flatten = bool(self.config.get("flatten_records"))  # type: ignore[attr-defined]
+        for warning in unknown_setting_warnings(self.config, setting_names(type(self))):
+            self.logger.warning("%s", warning)
+        self.metrics_logger.setLevel(self.config.get("metrics_log_level") or "WARNING")  # only when asked
 
     def discover_streams(self) -> list[DaktelaStream]:
         """Every stream with its schema in the configured `nested_objects` mode: the instance's own (live
@@ -161,6 +175,11 @@ class TapDaktela(Tap):
         return {**static, **discover_schemas(self, wanted)}
 
     # --- the run's connection ------------------------------------------------------------------------------
+
+    @cached_property
+    def run_summary(self) -> RunSummary:
+        """What each stream extracted in this run; the streams' record counters fill it (see `tally`)."""
+        return RunSummary()
 
     @cached_property
     def token_provider(self) -> TokenProvider:
@@ -284,6 +303,7 @@ class TapDaktela(Tap):
         finally:
             with contextlib.suppress(Exception):
                 self.message_writer.flush()  # type: ignore[attr-defined]
+            log_summary(self.run_summary, self.streams, self.logger)
 
 
 def main() -> None:
@@ -291,7 +311,7 @@ def main() -> None:
     SIGTERM with `tap-daktela: interrupted` and exit code 130 / 143."""
     install_interrupt_handlers()
     try:
-        code = TapDaktela.cli.main(standalone_mode=False)
+        code = TapDaktela.cli.main(args=sys.argv[1:] or ["--help"], standalone_mode=False)  # no arguments: usage
     except Interrupted as exc:
         exit_interrupted(exc.signum)
     except DaktelaError as exc:
@@ -301,7 +321,7 @@ def main() -> None:
     except ValueError as exc:  # the SDK reads those files with simplejson, whose decode error is a ValueError
         if type(exc).__name__ != "JSONDecodeError":
             raise
-        _fail(f"a --config, --catalog or --state file is not valid JSON: {exc}")
+        _fail(invalid_json_file(sys.argv[1:]) or f"a --config, --catalog or --state file is not valid JSON: {exc}")
     except BrokenPipeError:
         sys.exit(1)
     if isinstance(code, int) and code:  # click returns `ctx.exit(n)` codes instead of exiting when not standalone

@@ -51,6 +51,7 @@ def run_tap(
     catalog: dict | None = None,
     state: dict | None = None,
     timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> TapRun:
     """Run the installed `tap-daktela` console script as users do."""
     config_file = tmp_path / "config.json"
@@ -62,7 +63,7 @@ def run_tap(
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         command += ["--state", str(tmp_path / "state.json")]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TAP_DAKTELA_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAP_DAKTELA_")} | (env or {})
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
     messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"type"')]
     return TapRun(done.returncode, done.stdout, done.stderr, messages)
