@@ -25,11 +25,21 @@ from tap_daktela.auth import TOKEN_HEADER, DaktelaAuthenticator, api_url
 from tap_daktela.dates import LocalTimeConverter
 from tap_daktela.endpoints import Endpoint
 from tap_daktela.errors import DaktelaAPIError, DaktelaAuthError, DaktelaConnectionError
-from tap_daktela.field_pushdown import BOTH, NONE, Dotting, dotted_answer, dotted_fields, requested_fields
+from tap_daktela.field_pushdown import (
+    BOTH,
+    NONE,
+    Dotting,
+    dotted_answer,
+    dotted_fields,
+    missing_kinds,
+    requested_fields,
+)
+from tap_daktela.instance_facts import STATE_KEY as FACTS_KEY
+from tap_daktela.instance_facts import InstanceFacts, fields_of, skeleton
 from tap_daktela.memory import release_free_memory
 from tap_daktela.pages import RecordDecoder, SpooledBody, decode_list, error_text
 from tap_daktela.paging import ListReader, Page
-from tap_daktela.query import ListQuery, condition
+from tap_daktela.query import ListQuery, after_key, condition
 from tap_daktela.read_range import local_bounds, read_start, within
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, all_references, references
 from tap_daktela.retries import RETRY_STATUSES, jitter, wait_times
@@ -45,7 +55,12 @@ if t.TYPE_CHECKING:
     from tap_daktela.tap import TapDaktela
 
 
-PROBE_RECORDS = 20  # records of the dotted-fields probe: small when honoured, and enough to meet a non-empty array
+class DottedFieldsMissing(Exception):
+    """A record came back without the nested values its dotted `fields[]` asked for (kinds in `kinds`)."""
+
+    def __init__(self, kinds: set[str]) -> None:
+        super().__init__(", ".join(sorted(kinds)))
+        self.kinds = frozenset(kinds)
 
 
 class DateFilterRejected(Exception):
@@ -341,61 +356,129 @@ class DaktelaStream(RESTStream):
 
     def _records(self, context: Context | None) -> t.Iterator[dict]:
         try:
-            query = self._prepared_query(context)
-            yield from self.read_list(query)
-            return
+            yield from self._read(context)
+            rejected = None
         except DateFilterRejected as exc:
+            rejected = exc
+        if rejected is not None:
             self.logger.warning(
                 "%s: the endpoint rejected a filter on '%s' (HTTP 400%s); reading it without the date filter "
                 "and filtering in the tap",
                 self.name,
                 self.replication_key,
-                f": {exc}" if str(exc) else "",
+                f": {rejected}" if str(rejected) else "",
             )
-        self.date_filter_fallback = True
-        low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
-        for record in self.read_list(self._prepared_query(context)):
-            if within(record.get(self.replication_key), low, high):  # type: ignore[arg-type]
-                yield record
+            self.date_filter_fallback = True
+            low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
+            for record in self._read(context):
+                if within(record.get(self.replication_key), low, high):  # type: ignore[arg-type]
+                    yield record
+        self._keep_facts()
+
+    # --- what the stream knows of the instance (see `instance_facts`) -------------------------------------
+
+    @cached_property
+    def facts(self) -> InstanceFacts:
+        """What is known of the instance for this stream: what this run's discovery saw, else the state's facts
+        while fresh, else nothing yet (this run learns them)."""
+        kept = InstanceFacts.from_state(self.stream_state)
+        if kept is not None and not kept.fresh():
+            kept = None
+        seen = self.daktela.learned_facts.get(self.name)
+        if seen is not None:
+            return InstanceFacts(seen.learned, set(seen.fields or ()), dict(kept.dotted) if kept else {})
+        return kept or InstanceFacts()
+
+    @cached_property
+    def dottable_kinds(self) -> frozenset[str]:
+        """The kinds of dotted `fields[]` the selection of this stream could ask for."""
+        return frozenset(self.dotted_kinds(ListQuery(fields=self.requested_fields(BOTH))).values())
+
+    def _dotting(self) -> Dotting:
+        return self.daktela.dotted_fields_honoured(self.dottable_kinds, self.facts.dotted)
 
     def _prepared_query(self, context: Context | None) -> ListQuery:
-        """The list query; before the first one, one record is read whole to see the fields the instance sends
-        (an outdated catalog then says what it misses), and, when nested keys could be asked for by dotted
-        `fields[]`, whether the instance honours them (probed once per run)."""
-        plain = self.base_query(context)
-        dotted = self.base_query(context, dotting=BOTH)
-        if not plain.fields and not dotted.fields:
-            return plain  # whole records: the shaper sees every field they carry
-        if not self._sampled:
-            self._sampled = True
-            with self.api_errors():
-                sample = self.fetch_page(replace(plain, fields=(), take=1))
-            for raw in sample.raws:
-                self.shaper.note_undeclared(self.decoder.record(raw))
-            if not sample.raws:
-                return plain
-        if dotted.fields == plain.fields:
-            return plain
-        return self.base_query(context, dotting=self.daktela.dotted_fields_honoured(self, dotted))
+        """The list query, nested keys dotted as far as the instance is not known to ignore them; before the first
+        one, once per run, what fields the instance sends, so that an outdated catalog says what it misses. Whole
+        records show that themselves; records asked for with `fields[]` cannot, so the stream's facts tell, or,
+        when there are none (or they are a day old), one whole record is read: the most recent, unfiltered (this
+        run's range may hold none)."""
+        query = self.base_query(context, dotting=self._dotting())
+        if self._sampled or not query.fields:
+            return query
+        self._sampled = True
+        if self.facts.fields is not None:
+            self.shaper.note_undeclared(skeleton(self.facts.fields))
+            return query
+        order = self.replication_key or self.endpoint.primary_key
+        with self.api_errors():
+            page = self.fetch_page(ListQuery(sort=(order,), take=1, descending=True))
+        records = [self.decoder.record(raw) for raw in page.raws]
+        for record in records:
+            self.shaper.note_undeclared(record)
+        if records:
+            self.facts = InstanceFacts(fields=fields_of(records), dotted=self.facts.dotted)
+        return query
 
-    def probe_dotted_fields(self, query: ListQuery) -> dict[str, bool | None]:
-        """A few records with dotted `fields[]` (one can have only empty arrays): per kind, True when the nested
-        values came back with exactly the asked fields, False when one came back whole or not at all, None when
-        no record can tell. An instance that rejects them (HTTP 400; the date filter of the same query was just
-        accepted by the sample) honours neither."""
-        kinds = self.dotted_kinds(query)
-        try:
-            with self.api_errors():
-                page = self.fetch_page(replace(query, take=PROBE_RECORDS))
-        except (DateFilterRejected, RequestRejected) as exc:
-            self.logger.info("%s: dotted fields[] were rejected (%s)", self.name, exc)
-            return dict.fromkeys(kinds.values(), False)
-        answers: dict[str, bool | None] = dict.fromkeys(kinds.values())
-        for raw in page.raws:  # any record that came back whole disproves; one that came back dotted proves
-            for kind, answer in dotted_answer(self.decoder.record(raw), query.fields, kinds).items():
-                if answer is not None and answers[kind] is not False:
-                    answers[kind] = answer
-        return answers
+    def _read(self, context: Context | None) -> t.Iterator[dict]:
+        """The list, read once. Each record answers for the dotted `fields[]` asked (`_answered`) until every kind
+        is known; when one came back without what was asked, the rest is read with those values whole, from
+        after the last record emitted. A dotted query rejected (HTTP 400) before any record is asked again
+        without them."""
+        query = self._prepared_query(context)
+        rejected: frozenset[str] = frozenset()
+        last: tuple[t.Any, ...] | None = None
+        while True:
+            kinds = self.dotted_kinds(query)
+            try:
+                for record in self._answered(self.read_list(query), query.fields, kinds, rejected):
+                    key = tuple(record.get(field) for field in self.key_fields)
+                    yield record
+                    last = key
+                return
+            except (DateFilterRejected, RequestRejected) as exc:
+                if not kinds or last is not None:
+                    raise
+                self.logger.info("%s: dotted fields[] were rejected (%s); asking without them", self.name, exc)
+                rejected = frozenset(kinds.values())
+                dotting = self._dotting() - rejected
+            except DottedFieldsMissing as exc:
+                dotting = self._dotting() - exc.kinds
+            query = self.base_query(context, dotting=dotting)
+            if last is not None:
+                query = replace(query, filters=(*query.filters, after_key(self.key_fields, last)))
+
+    def _answered(
+        self, records: t.Iterator[dict], fields: tuple[str, ...], kinds: dict[str, str], rejected: frozenset[str]
+    ) -> t.Iterator[dict]:
+        """`records`, each telling the run what it answered to the dotted `fields` (`kinds`: parent -> kind)
+        until every kind has an answer; `DottedFieldsMissing` when one came back without them. `rejected`: kinds
+        whose dotted query was rejected, not honoured once this one (without them) answers."""
+        undecided = set(kinds.values())
+        for record in records:
+            if rejected:
+                self.daktela.dotted_fields_answered(dict.fromkeys(rejected, False))
+                rejected = frozenset()
+            if undecided:
+                missing = missing_kinds(record, kinds)
+                answers = {**dotted_answer(record, fields, kinds), **dict.fromkeys(missing, False)}
+                self.daktela.dotted_fields_answered(answers)
+                undecided -= {kind for kind, answer in answers.items() if answer is not None}
+                if missing:
+                    raise DottedFieldsMissing(missing)
+            yield record
+        if rejected:
+            self.daktela.dotted_fields_answered(dict.fromkeys(rejected, False))
+
+    def _keep_facts(self) -> None:
+        """Keep what this run knows of the instance in the stream's state entry, for the next runs: fields a
+        record showed that nothing declared are added, and what the run learned of dotted fields[]."""
+        facts = self.facts
+        if facts.fields is not None:
+            facts.fields |= self.shaper.undeclared
+        known = self.daktela.dotted_fields_answered({})
+        facts.dotted.update({kind: answer for kind, answer in known.items() if kind in self.dottable_kinds})
+        self.stream_state[FACTS_KEY] = facts.to_state()
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """The SDK announces every failure as "An unhandled error occurred while syncing"; the tap's own one-line

@@ -26,6 +26,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from tap_daktela.auth import TOKEN_HEADER, api_url, request, request_settings
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
+from tap_daktela.instance_facts import InstanceFacts, fields_of
 from tap_daktela.pages import decode_list
 from tap_daktela.query import ListQuery
 from tap_daktela.shaping import CUSTOM_FIELDS, DROPPED_KEYS
@@ -149,8 +150,12 @@ def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
     return [record for record in records if isinstance(record, dict)]
 
 
-def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict]:
-    """Every stream's live schema; the static ones where the instance cannot be asked (see the docstring)."""
+def discover_schemas(
+    tap: TapDaktela, static: dict[str, dict], learned: dict[str, InstanceFacts] | None = None
+) -> dict[str, dict]:
+    """Every stream's live schema; the static ones where the instance cannot be asked (see the docstring).
+    `learned` gets what each sample showed of the instance (`instance_facts`): a sync that discovered its
+    catalog needs no other request to see the fields the instance sends."""
     try:
         tap.token_provider.token()
     except DaktelaError as exc:
@@ -161,7 +166,10 @@ def discover_schemas(tap: TapDaktela, static: dict[str, dict]) -> dict[str, dict
 
     def one(endpoint: str) -> None:
         try:
-            schemas[endpoint] = live_schema(static[endpoint], sample(tap, endpoint))
+            records = sample(tap, endpoint)
+            schemas[endpoint] = live_schema(static[endpoint], records)
+            if learned is not None:
+                learned[endpoint] = InstanceFacts(fields=fields_of(records))
         except EndpointUnavailable as exc:
             tap.logger.warning("Discovery: endpoint '%s' answered %s; keeping its static schema", endpoint, exc)
         except (DaktelaError, RetriableAPIError, requests.RequestException, ValueError) as exc:

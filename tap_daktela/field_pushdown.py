@@ -5,8 +5,10 @@ can be asked for as dotted fields instead of whole expanded records:
 - OBJECTS: a nested object declared with scalar fields only (a reference kept as its key and title):
   `user.name`, `user.title` instead of the whole user;
 - ARRAYS: an array of references kept as keys: `statuses.name` instead of every whole status.
-Whether an instance honours either is not documented with certainty, so the stream probes both on one record
-and each kind is used only once a record proves it (`dotted_answer`).
+Whether an instance honours either is not documented with certainty. The data's own records tell
+(`dotted_answer`): each kind is asked for until a record shows the instance does not honour it. A whole nested
+value in the answer is still read right (its keys are taken from it); a missing one (`missing_kinds`) means that
+the records must be read again with those values whole.
 """
 
 from __future__ import annotations
@@ -84,3 +86,24 @@ def dotted_answer(record: dict, fields: t.Sequence[str], kinds: t.Mapping[str, s
                 answers[kind] = False
                 break
     return {kind: answers.get(kind) for kind in set(kinds.values())}
+
+
+def missing_kinds(record: dict, kinds: t.Mapping[str, str]) -> set[str]:
+    """The kinds of dotted fields (`kinds`: parent property -> kind) a record came back without in a form its keys
+    can be read from: the parent absent (an instance that drops dotted entries), an object answered as anything
+    but an object, an array as anything but an array of objects. Null, whole and dotted values are all readable."""
+    missing: set[str] = set()
+    for parent, kind in kinds.items():
+        if parent not in record:
+            missing.add(kind)
+            continue
+        value = record[parent]
+        if value is None:
+            continue
+        if kind == ARRAYS:
+            readable = isinstance(value, list) and all(item is None or isinstance(item, dict) for item in value)
+        else:
+            readable = isinstance(value, dict) or value == []  # PHP's `[]` for an empty object
+        if not readable:
+            missing.add(kind)
+    return missing

@@ -24,6 +24,7 @@ from tap_daktela.dates import parse_date_setting
 from tap_daktela.discovery import discover_schemas
 from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.input_files import invalid_json_file
+from tap_daktela.instance_facts import InstanceFacts
 from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
 from tap_daktela.run_summary import RunSummary
@@ -138,6 +139,7 @@ class TapDaktela(Tap):
         self._discover = None if discover is None else set(discover)
         self._dotted_fields: dict[str, bool] = {}  # kind of dotted fields -> honoured, once known
         self._dotted_lock = threading.Lock()
+        self.learned_facts: dict[str, InstanceFacts] = {}  # stream -> what live discovery learned this run
         try:
             with signal_handlers_kept():  # the SDK's handlers would turn a cancelled run into exit 0
                 super().__init__(*args, **kwargs)
@@ -172,7 +174,7 @@ class TapDaktela(Tap):
             self.logger.warning("No credentials: the catalog holds the static schemas, not the instance's own fields")
             return static
         wanted = static if self._discover is None else {n: s for n, s in static.items() if n in self._discover}
-        return {**static, **discover_schemas(self, wanted)}
+        return {**static, **discover_schemas(self, wanted, self.learned_facts)}
 
     # --- the run's connection ------------------------------------------------------------------------------
 
@@ -191,22 +193,26 @@ class TapDaktela(Tap):
         """One session for every request of the run; its pool holds `max_concurrent_requests` connections."""
         return build_session(self.config, int(self.config.get("max_concurrent_requests", 10)))
 
-    def dotted_fields_honoured(self, stream: DaktelaStream, query: t.Any) -> frozenset[str]:
-        """Which kinds of dotted `fields[]` (`user.name`; `statuses.name`) the instance answers with just those
-        nested fields: probed on one record, once per run and kind (the first record that can tell decides)."""
+    def dotted_fields_honoured(self, kinds: t.Iterable[str], known: t.Mapping[str, bool]) -> frozenset[str]:
+        """Which of `kinds` of dotted `fields[]` (`user.name`; `statuses.name`) to ask for: each as this run's
+        records showed, else as the stream's kept facts say (`known`), else yes, and the data's records tell."""
         with self._dotted_lock:
-            unknown = {kind for kind in stream.dotted_kinds(query).values() if kind not in self._dotted_fields}
-            if unknown:
-                for kind, answer in stream.probe_dotted_fields(query).items():
-                    if answer is not None and kind not in self._dotted_fields:
-                        self._dotted_fields[kind] = answer
-                        self.logger.info(
-                            "Dotted fields[] for nested %s %s by the instance%s",
-                            kind,
-                            "are honoured" if answer else "are not honoured",
-                            "" if answer else "; their keys are taken from whole records",
-                        )
-            return frozenset(kind for kind, answer in self._dotted_fields.items() if answer)
+            return frozenset(kind for kind in kinds if self._dotted_fields.get(kind, known.get(kind, True)))
+
+    def dotted_fields_answered(self, answers: t.Mapping[str, bool | None]) -> dict[str, bool]:
+        """Remember what a record answered to dotted `fields[]` (the first answer per kind and run holds, and is
+        logged once); returns every kind this run knows."""
+        with self._dotted_lock:
+            for kind, answer in answers.items():
+                if answer is not None and kind not in self._dotted_fields:
+                    self._dotted_fields[kind] = answer
+                    self.logger.info(
+                        "Dotted fields[] for nested %s %s by the instance%s",
+                        kind,
+                        "are honoured" if answer else "are not honoured",
+                        "" if answer else "; their keys are taken from whole records",
+                    )
+            return dict(self._dotted_fields)
 
     def check_settings(self) -> None:
         """Fail with one clear line on settings the tap cannot use, before any request."""

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tap_daktela.field_pushdown import ARRAYS, BOTH, NONE, OBJECTS, dotted_answer, dotted_fields, requested_fields
+from tap_daktela.field_pushdown import (
+    ARRAYS,
+    BOTH,
+    NONE,
+    OBJECTS,
+    dotted_answer,
+    dotted_fields,
+    missing_kinds,
+    requested_fields,
+)
 
 KEYS = {"type": ["object", "null"], "properties": {"name": {"type": ["string", "null"]}, "title": {"type": "string"}}}
 FULL = {"type": ["object", "null"], "properties": {"name": {"type": ["string"]}, "role": {"type": ["object", "null"]}}}
@@ -64,3 +73,15 @@ def test_an_array_answered_as_an_object_is_not_honoured():
     kinds = {"statuses": ARRAYS}
     assert dotted_answer({"statuses": {"name": "s"}}, ("statuses.name",), kinds) == {ARRAYS: False}
     assert dotted_answer({"statuses": None}, ("statuses.name",), kinds) == {ARRAYS: None}
+
+
+def test_missing_kinds_are_values_whose_keys_cannot_be_read():
+    kinds = {"user": OBJECTS, "statuses": ARRAYS}
+    assert missing_kinds({"user": {"name": "a"}, "statuses": [{"name": "s"}]}, kinds) == set()
+    assert missing_kinds({"user": None, "statuses": None}, kinds) == set()  # nothing to read: nothing missing
+    whole = {"user": {"name": "a", "title": "A", "role": {}}, "statuses": [{"name": "s", "color": "red"}]}
+    assert missing_kinds(whole, kinds) == set()  # whole values: their keys are read from them
+    assert missing_kinds({"user": [], "statuses": []}, kinds) == set()  # PHP's [] for an empty object
+    assert missing_kinds({"name": 1}, kinds) == {OBJECTS, ARRAYS}  # dotted entries dropped
+    assert missing_kinds({"user": "a", "statuses": {"name": "s"}}, kinds) == {OBJECTS, ARRAYS}
+    assert missing_kinds({"user": {"name": "a"}, "statuses": ["s"]}, kinds) == {ARRAYS}
