@@ -22,13 +22,13 @@ TITLE = "title"
 @dataclass
 class Model:
     key: str
-    values: set = field(default_factory=set)
+    values: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
 
     def add(self, record: dict) -> None:
         value = record.get(self.key)
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            self.values.add(value)
+            self.values.add(str(value))  # as text: a CSV cell holds a queue's 3001 as "3001"
         self.fields.update(set(record) - INTERNALS)
 
 
@@ -73,7 +73,11 @@ def copies(value: t.Any, known: t.Mapping[str, Model], path: str = "") -> list[t
     if isinstance(value, dict):
         for name, model in known.items():
             key = value.get(model.key)
-            if isinstance(key, (str, int)) and key in model.values and (set(value) & model.fields) - {model.key, TITLE}:
+            if (
+                isinstance(key, (str, int))
+                and str(key) in model.values
+                and (set(value) & model.fields) - {model.key, TITLE}
+            ):
                 found.append((path, name))
         for child, item in value.items():
             found += copies(item, known, f"{path}.{child}" if path else child)

@@ -19,6 +19,8 @@ import pytest
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.references import references
+from tap_daktela.schemas import load_schema
+from tests.embedded_copies import copies, models, regrouped
 from tests.functional.test_wrapper_functional import run as run_component
 
 HERE = Path(__file__).parent
@@ -29,6 +31,8 @@ KEYS_ENDPOINTS = [
     "activitiesCall",
     "activitiesEmail",
     "activitiesWap",
+    "activitiesSms",
+    "activitiesFbm",
     "users",
     "queues",
     "statuses",
@@ -179,6 +183,33 @@ def test_keys_mode_tables_join_on_keys(keys_run):
 def test_no_credential_columns(keys_run):
     header, _ = keys_run.table("activitiesWap")
     assert [c for c in header if c.rsplit("_", 1)[-1] in CREDENTIALS] == []
+
+
+def csv_copies(sim, run_: Run, endpoints: list[str]) -> set[tuple[str, str, str]]:
+    """(table, path, model) of every cell, or group of `parent_child` cells, that holds a copy of a streamed model's
+    record (see `tests.embedded_copies`; learned from the simulator's data, not from a list of columns)."""
+    known = models({stream: sim.records(stream) for stream in ENDPOINTS_BY_NAME if stream in sim.tables})
+    found = set()
+    for endpoint in endpoints:
+        schema = load_schema(endpoint)
+        _, rows = run_.table(endpoint)
+        assert rows, endpoint
+        for row in rows:
+            for column, value in regrouped(row, schema).items():
+                found.update((endpoint, path.split("[")[0], model) for path, model in copies(value, known, column))
+    return found
+
+
+def test_keys_mode_no_cell_holds_a_copy_of_a_streamed_record(sim, keys_run, full_run):
+    """Keys mode (the default): no cell of any table, at any depth of its JSON, is a copy of a user, a contact, a
+    queue...: not `connector_user` of a messaging table, not `external_contact_crm_contact`. Full mode's are."""
+    assert csv_copies(sim, keys_run, KEYS_ENDPOINTS) == set()
+    _, sms = keys_run.table("activitiesSms")
+    users = {row["name"] for row in keys_run.table("users")[1]}
+    cells = [json.loads(row["connector_user"]) for row in sms if row["connector_user"]]
+    assert cells and all(set(cell) == {"name", "title"} and cell["name"] in users for cell in cells)
+    full = csv_copies(sim, full_run, ["tickets", "activities", "activitiesCall"])
+    assert {("tickets", "user", "users"), ("activitiesCall", "id_queue", "queues")} <= full
 
 
 # ------------------------------------------------------------------------------------------------ full
