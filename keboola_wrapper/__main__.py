@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keboola.component.exceptions import UserException
 
-from .component import Component, InternalError
+from .component import Component, InternalError, RunInterrupted
 
 
 def check_config_file() -> None:
@@ -40,6 +40,9 @@ def main() -> int:
     except UserException as exc:
         logging.getLogger().error("%s", exc)
         return 1
+    except RunInterrupted as exc:  # a cancelled run must not look like a good one
+        logging.getLogger().error("%s", exc)
+        return exc.exit_code
     except InternalError as exc:  # already a precise one-line reason (e.g. a tap crash); details are in debug logs
         logging.getLogger().error("%s", exc)
         return 2

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from keboola.component.exceptions import UserException
 from keboola.component.sync_actions import MessageType, ValidationResult
 
 from tap_daktela.auth import current_user, login, whoim
-from tap_daktela.endpoints import ENDPOINTS
+from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
 
 from . import tables, translation
@@ -36,6 +38,43 @@ FIELDS_LOGIN_TIMEOUT = 10  # seconds per login attempt of listFields, which must
 
 class InternalError(Exception):
     """A failure the user cannot fix (exit code 2)."""
+
+
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; exit code 128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int, complete: list[str], incomplete: list[str]) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"Interrupted by {name}: complete: {', '.join(complete) or 'none'}; not complete (no table, no state "
+            f"saved for them): {', '.join(incomplete) or 'none'}."
+        )
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def _interrupts_stop(pipelines: Pipelines) -> Iterator[dict[str, bool]]:
+    """SIGINT/SIGTERM (a cancelled or timed-out job) stop every child at once; before the pipelines start, the run.
+
+    The handlers stay for the whole run: the tap's discovery, built in this process, keeps them too."""
+    started = {"pipelines": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield started
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        pipelines.interrupt(signum)
+        if not started["pipelines"]:
+            raise RunInterrupted(signum, [], [])
+
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in saved:
+        signal.signal(signum, handle)
+    try:
+        yield started
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
@@ -126,10 +165,14 @@ class Component(ComponentBase):
     def run(self) -> None:
         """Validate, log in once, discover, run the pipelines, then write manifests and state for finished tables."""
         config = self._config()
-        with Pipelines(debug=config.debug) as pipelines, ca_bundle_file(config) as ca_path:
-            self._run(config, pipelines, ca_path)
+        with (
+            Pipelines(debug=config.debug) as pipelines,
+            _interrupts_stop(pipelines) as phase,
+            ca_bundle_file(config) as ca_path,
+        ):
+            self._run(config, pipelines, ca_path, phase)
 
-    def _run(self, config: Config, pipelines: Pipelines, ca_path: str | None) -> None:
+    def _run(self, config: Config, pipelines: Pipelines, ca_path: str | None, phase: dict[str, bool]) -> None:
         token = _login(config, ca_path)
         timezone = _instance_timezone(config, token, ca_path)
         catalog = discover(
@@ -158,6 +201,10 @@ class Component(ComponentBase):
         redact = Redactor([config.password, token])
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
+        full_loads = [p.endpoint for p in plans if ENDPOINTS_BY_NAME[p.endpoint].full_table]
+        if config.incremental and full_loads:
+            log.info("Loaded in full whatever the load type (they are read whole every run): %s", ", ".join(full_loads))
+        phase["pipelines"] = True
         results = pipelines.run(plans, config.max_concurrent_endpoints, tables_dir, redact)
 
         by_endpoint = {p.endpoint: p for p in plans}
@@ -171,6 +218,10 @@ class Component(ComponentBase):
             else:
                 _remove_partial_table(result.csv_path)
 
+        if pipelines.interrupted_by is not None:
+            self.write_state_file(tables.merge_state(previous, bookmarks, finished))  # complete endpoints only
+            incomplete = [p.endpoint for p in plans if p.endpoint not in finished]
+            raise RunInterrupted(pipelines.interrupted_by, list(finished), incomplete)
         if failures:
             self._fail(failures, skipped=len(plans) - len(results))
         self.write_state_file(tables.merge_state(previous, bookmarks, finished))
@@ -197,7 +248,8 @@ class Component(ComponentBase):
         )
         tables.finalize_csv(result.csv_path, raw, columns)
         primary_key = tables.sanitize_columns(plan.primary_key)
-        tables.write_table_manifest(self, plan.endpoint, columns, types, primary_key, config.incremental)
+        incremental = config.incremental and not ENDPOINTS_BY_NAME[plan.endpoint].full_table
+        tables.write_table_manifest(self, plan.endpoint, columns, types, primary_key, incremental)
         return {"columns": columns, "types": {c: types.get(c, "STRING") for c in columns}}
 
     def _fail(self, failures: list[PipelineResult], skipped: int) -> None:

@@ -9,9 +9,11 @@ owns the starter for one run, so the rest of the component never sees a process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -43,6 +45,7 @@ class PipelineResult:
     internal_error: str | None = None
     stderr_tail: list[str] = field(default_factory=list)
     usage: dict[str, Usage] = field(default_factory=dict)  # program -> CPU and peak memory, when known
+    interrupted: bool = False  # still running when the run was interrupted: its table is not complete
 
     def cost(self) -> str:
         """`; CPU tap 1.2 s, target 2.0 s; peak RSS tap 61 MB, target 70 MB`, or nothing when unknown."""
@@ -84,6 +87,61 @@ class Redactor:
         return text
 
 
+STOP_GRACE_SECONDS = 4.0  # after SIGTERM, how long a child may take before it is killed (the tap needs < 2 s)
+
+
+class Children:
+    """The taps and targets running now, so that an interrupt of the run reaches every one of them.
+
+    On an interrupt each running tap gets SIGTERM (it stops within 2 s); its target then reads the end of its
+    input and exits. Whatever still runs `STOP_GRACE_SECONDS` later is killed. Targets are not signalled: the
+    SDK's handler would make a target exit 0 as if its table were complete.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[Process, ...]] = {}
+        self.signum: int | None = None  # the signal that interrupted the run
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signum is not None
+
+    def add(self, endpoint: str, processes: tuple[Process, ...]) -> None:
+        with self._lock:
+            self._running[endpoint] = processes
+            if self.interrupted:
+                _send(processes[0], signal.SIGTERM)  # started as the interrupt came in
+
+    def remove(self, endpoint: str) -> None:
+        with self._lock:
+            self._running.pop(endpoint, None)
+
+    def stop(self, signum: int) -> None:
+        """Signal every running tap now and kill whatever is left after the grace period."""
+        with self._lock:
+            if self.interrupted:
+                return
+            self.signum = signum
+            for processes in self._running.values():
+                _send(processes[0], signal.SIGTERM)
+        killer = threading.Timer(STOP_GRACE_SECONDS, self._kill_the_rest)
+        killer.daemon = True
+        killer.start()
+
+    def _kill_the_rest(self) -> None:
+        with self._lock:
+            for processes in self._running.values():
+                for process in processes:
+                    _send(process, signal.SIGKILL)
+
+
+def _send(process: Process, signum: int) -> None:
+    """Signal a child that may already have ended."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(process.pid, signum)
+
+
 def _pump(stream, name: str, tail: deque, redact: Redactor, debug: bool) -> None:
     """Forward a child's stderr to the log (debug level unless debug mode) and keep its last lines."""
     for raw in stream:
@@ -103,6 +161,7 @@ def run_pipeline(
     redact: Redactor,
     starter: Starter,
     debug: bool = False,
+    children: Children | None = None,
 ) -> PipelineResult:
     """Run `tap-daktela --config --catalog [--state] | target-csv --config` for one endpoint and wait for both."""
     ep = plan.endpoint
@@ -164,6 +223,8 @@ def run_pipeline(
         for fd in (records_read, records_write, tap_err_write, state_write, target_err_write):
             os.close(fd)
     tap, target = started
+    children = children or Children()
+    children.add(ep, (tap, target))
 
     tap_tail: deque[str] = deque(maxlen=30)
     target_tail: deque[str] = deque(maxlen=30)
@@ -187,11 +248,16 @@ def run_pipeline(
                     log.debug("[%s] ignoring non-JSON target output", ep)
     tap_rc = tap.wait()
     target_rc = target.wait()
+    children.remove(ep)
     for pump in pumps:
         pump.join()
 
     result = PipelineResult(ep, ok=False, csv_path=csv_path, state=last_state, stderr_tail=list(tap_tail))
     result.usage = {name: p.usage for name, p in (("tap", tap), ("target", target)) if p.usage is not None}
+    if children.interrupted:  # whatever the exit codes say, a pipeline running at the interrupt is not complete
+        result.interrupted = True
+        result.internal_error = f"interrupted by {signal.Signals(children.signum).name}"  # type: ignore[arg-type]
+        return result
     if tap_rc == 0 and target_rc == 0:
         result.ok = True
         return result
@@ -220,29 +286,27 @@ def run_all(
     plans: list[StreamPlan],
     max_parallel: int,
     run_one: Callable[[StreamPlan], PipelineResult],
+    children: Children | None = None,
 ) -> list[PipelineResult]:
-    """Run the pipelines, at most `max_parallel` at once; after a failure, pipelines not yet started are skipped.
+    """Run the pipelines, at most `max_parallel` at once; after a failure or an interrupt, pipelines not yet
+    started are skipped.
 
     Threads only wait on child processes here; the work happens in the tap and target processes.
     """
     results: list[PipelineResult] = []
     failed = threading.Event()
+    children = children or Children()
 
     def guarded(plan: StreamPlan) -> PipelineResult | None:
-        if failed.is_set():
+        if failed.is_set() or children.interrupted:
             return None
         log.info("Extracting endpoint '%s'", plan.endpoint)
         started = time.monotonic()
         res = run_one(plan)
         if not res.ok:
             failed.set()
-        log.info(
-            "Endpoint '%s' %s in %.1f s%s",
-            plan.endpoint,
-            "done" if res.ok else "failed",
-            time.monotonic() - started,
-            res.cost(),
-        )
+        outcome = "done" if res.ok else "interrupted" if res.interrupted else "failed"
+        log.info("Endpoint '%s' %s in %.1f s%s", plan.endpoint, outcome, time.monotonic() - started, res.cost())
         return res
 
     with ThreadPoolExecutor(max_workers=max(1, max_parallel), thread_name_prefix="pipeline") as pool:
@@ -265,6 +329,16 @@ class Pipelines:
     def __init__(self, *, debug: bool = False) -> None:
         self.debug = debug
         self._starter: Starter = new_starter()
+        self.children = Children()
+
+    def interrupt(self, signum: int) -> None:
+        """Stop the run: every running tap gets SIGTERM, no further pipeline starts (see `Children`)."""
+        self.children.stop(signum)
+
+    @property
+    def interrupted_by(self) -> int | None:
+        """The signal that interrupted the run, if one did."""
+        return self.children.signum
 
     def __enter__(self) -> Pipelines:
         return self
@@ -283,10 +357,10 @@ class Pipelines:
 
             def run_one(plan: StreamPlan) -> PipelineResult:
                 try:
-                    return run_pipeline(plan, Path(work), tables_dir, redact, self._starter, self.debug)
+                    return run_pipeline(plan, Path(work), tables_dir, redact, self._starter, self.debug, self.children)
                 except LaunchError as exc:
                     return PipelineResult(
                         plan.endpoint, ok=False, csv_path=tables_dir / f"{plan.endpoint}.csv", internal_error=str(exc)
                     )
 
-            return run_all(plans, max_parallel, run_one)
+            return run_all(plans, max_parallel, run_one, self.children)

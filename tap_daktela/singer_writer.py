@@ -10,6 +10,7 @@ from singer_sdk.singerlib import SchemaMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
 from tap_daktela.flattening import as_text_schema, flatten_schema
+from tap_daktela.interrupts import whole_message
 
 
 class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
@@ -29,13 +30,16 @@ class DaktelaWriter(GenericSingerWriter[bytes, t.Any]):
             message = self._flattened(message)
         if self._out is None:
             self._out = sys.stdout.buffer
-        self._out.write(self.serialize_message(message))
-        if isinstance(message, StateMessage):
-            self._out.flush()
+        line = self.serialize_message(message)
+        with whole_message():  # a SIGTERM never leaves half a line for the target
+            self._out.write(line)
+            if isinstance(message, StateMessage):
+                self._out.flush()
 
     def flush(self) -> None:
         if self._out is not None:
-            self._out.flush()
+            with whole_message():
+                self._out.flush()
 
     def _flattened(self, message: t.Any) -> t.Any:
         if isinstance(message, SchemaMessage):
