@@ -133,7 +133,8 @@ def set_values(raw: object) -> list:
 
 def expected_custom_fields(raw: object, declared: dict[str, bool], only: set[str] | None = None) -> dict:
     """What the tap must emit for a record's raw `customFields` (Singer JSON): a single-valued field its one value,
-    a multi-valued one the list of its values, unset null; PHP's `[]` for the whole object is `{}`."""
+    a multi-valued one the list of its values (unset: `[]`, as Daktela sends it), an unset single-valued one null;
+    PHP's `[]` for the whole object is `{}`."""
     if not isinstance(raw, dict):
         return {}
     out: dict = {}
@@ -142,7 +143,7 @@ def expected_custom_fields(raw: object, declared: dict[str, bool], only: set[str
             continue
         values = set_values(raw[name])
         if multiple:
-            out[name] = values or None
+            out[name] = values
         else:
             assert len(values) <= 1, (name, raw[name])
             out[name] = values[0] if values else None
@@ -153,7 +154,7 @@ def expected_flat_cells(raw: object, declared: dict[str, bool], only: set[str] |
     """The `customFields_<name>` cells of a flat record: single as text, multi as a JSON array, unset absent."""
     cells = {}
     for name, value in expected_custom_fields(raw, declared, only).items():
-        if value is not None:
+        if value:  # unset (null or `[]`): an empty cell
             cells[f"{CF}_{name}"] = (
                 value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
             )
@@ -339,7 +340,7 @@ def test_custom_field_values_in_singer_json(sim, live_catalog, custom_field_runs
         source = raw[record[pk]][CF]
         assert record[CF] == expected_custom_fields(source, declared), (stream, record[pk], source)
         for value in record[CF].values():
-            unset += value is None
+            unset += value is None or value == []
             multi += isinstance(value, list)
     assert unset and multi, "the data must include unset and multi-valued custom fields"
 
