@@ -13,12 +13,25 @@ from keboola.component.exceptions import UserException
 from .component import Component, InternalError, RunInterrupted
 
 
+def data_folder() -> Path:
+    """The data folder as the library finds it: `KBC_DATADIR`, else `../data` (its local-development default)."""
+    return Path(os.environ.get("KBC_DATADIR") or Path.cwd().resolve().parent / "data")
+
+
 def check_config_file() -> None:
-    """A config.json that is not a JSON object is a user error of one line (the library would raise a traceback)."""
-    data_dir = os.environ.get("KBC_DATADIR")
-    path = Path(data_dir) / "config.json" if data_dir else None
-    if path is None or not path.is_file():
-        return  # the library reports a missing data folder or file itself
+    """A missing data folder or config.json, or a config.json that is not a JSON object, is a user error of one
+    line (the library would raise a traceback)."""
+    folder = data_folder()
+    if not folder.is_dir():
+        if os.environ.get("KBC_DATADIR"):
+            raise UserException(f"KBC_DATADIR points at {folder}, which is not a folder: set it to the data folder.")
+        raise UserException(
+            f"KBC_DATADIR is not set and the default data folder {folder} (../data) does not exist: set KBC_DATADIR "
+            "to the data folder (the folder with config.json)."
+        )
+    path = folder / "config.json"
+    if not path.is_file():
+        raise UserException(f"config.json is missing in the data folder {folder}.")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

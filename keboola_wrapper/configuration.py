@@ -29,6 +29,7 @@ from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaConfigError
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES
 from tap_daktela.tap import MAX_PAGE_SIZE
+from tap_daktela.unknown_settings import unknown_setting_warnings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,22 @@ DEFAULT_MAX_CONCURRENT_ENDPOINTS = 3
 MAX_CONCURRENT_ENDPOINTS = 20
 LOAD_TYPES = {"full_load": False, "incremental_load": True}  # a row's destination.load_type -> incremental
 PEM_START = "-----BEGIN"
+
+# Every key of `parameters` by where it sits ("" = the top level, both shapes' keys): the keys this module reads and
+# the UI's sync-action buttons (`test_connection`, `discover_fields`), as component_config/config*Schema.json
+# declare them. Anything else gets one warning naming the closest of these (a typo would otherwise be ignored).
+KNOWN_SETTINGS: dict[str, tuple[str, ...]] = {
+    # the list shape's sections, then a configuration row's own keys
+    "": (
+        *("connection", "data_selection", "destination", "advanced", "debug"),
+        *("endpoint", "date_from", "date_to", "fields", "nested_objects", "discover_fields"),
+    ),
+    "connection": ("url", "username", "#password", "verify_ssl", "ca_bundle", "test_connection"),
+    "data_selection": ("date_from", "date_to", "nested_objects", "endpoints", "discover_fields"),
+    "data_selection.endpoints[]": ("endpoint", "fields"),
+    "destination": ("incremental", "load_type", "primary_key"),
+    "advanced": ("batch_size", "max_concurrent_requests", "max_concurrent_endpoints"),
+}
 
 
 class ConfigError(UserException):
@@ -259,10 +276,29 @@ def _incremental(params: dict[str, Any]) -> bool:
     return LOAD_TYPES[load_type]
 
 
+def unknown_settings(params: dict[str, Any]) -> list[str]:
+    """One warning per key of `parameters` (and of its sections) that `KNOWN_SETTINGS` does not list."""
+    warnings = unknown_setting_warnings(params, KNOWN_SETTINGS[""])
+    for where, known in KNOWN_SETTINGS.items():
+        if not where:
+            continue
+        section, items, _ = where.partition("[]")
+        value = params
+        for part in section.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        for entry in value if items and isinstance(value, list) else [value]:
+            if isinstance(entry, dict):
+                warnings += unknown_setting_warnings(entry, known, f"{where}.")
+    return list(dict.fromkeys(warnings))
+
+
 def parse_config(params: dict[str, Any], *, require_endpoints: bool = True, now: datetime | None = None) -> Config:
-    """Validate ``parameters`` of config.json into a Config; raise ConfigError with one line on the first problem."""
+    """Validate ``parameters`` of config.json into a Config; raise ConfigError with one line on the first problem.
+    A key it does not know is a warning (see `KNOWN_SETTINGS`), never an error."""
     if not isinstance(params, dict):
         raise ConfigError("Invalid configuration: 'parameters' must be an object.")
+    for warning in unknown_settings(params):
+        log.warning("%s", warning)
     connection = _section(params, "connection")
     selection = _section(params, "data_selection")
     advanced = _section(params, "advanced")
