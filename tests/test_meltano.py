@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -147,3 +150,28 @@ def test_meltano_run_twice_resumes_from_state(project: Path, env: dict[str, str]
     assert moment(state["singer_state"]["bookmarks"]["tickets"]["replication_key_value"]) > moment(first_bookmark)
     listed = meltano(project, "state", "list", env=env).stdout.split()
     assert STATE_ID in listed
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_meltano_run_fails(project: Path, env: dict[str, str], sim: DaktelaSimulator, signum) -> None:
+    """Ctrl-C (SIGINT) or a scheduler's SIGTERM to the process group: the tap exits 130/143 and Meltano ends the
+    block, so the run fails instead of reporting success."""
+    if not (project / ".meltano" / "extractors" / "tap-daktela" / "venv").is_dir():
+        meltano(project, "install", env=env)
+    sim.knobs.latency_ms = 150
+    process = subprocess.Popen(
+        [str(BIN / "meltano"), "run", "--full-refresh", "tap-daktela", "target-csv"],
+        cwd=project,
+        env=env | {"TAP_DAKTELA_PAGE_SIZE": "3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while sim.counters.requests < 8 and time.monotonic() < deadline:  # the tap is reading pages
+        time.sleep(0.05)
+    os.killpg(process.pid, signum)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0, output[-3000:]
+    assert "Run completed" not in output.rsplit("Terminating", 1)[0] or "terminated" in output or "Aborted" in output

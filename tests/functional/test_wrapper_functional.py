@@ -532,3 +532,31 @@ def test_channel_missing_on_the_instance_gives_an_empty_table(sim, tmp_path):
     assert records == [] and header == expected
     assert [c["name"] for c in manifest_of(table)["schema"]] == header
     assert len(rows(tmp_path / "data" / "out" / "tables" / "users.csv")[1]) == len(sim.records("users"))
+
+
+def test_full_table_tables_load_full_even_when_the_configuration_says_incremental(sim, tmp_path):
+    """Full-table streams are read whole every run: an incremental load would keep deleted rows for good."""
+    config = load_case("incremental")
+    config["parameters"]["destination"] = {"incremental": True}
+    wanted = ["tickets", "users", "statuses"]
+    config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": name, "fields": []} for name in wanted]
+    done = run(config, tmp_path / "list", sim.url)
+    assert done.returncode == 0, done.stderr
+    tables = tmp_path / "list" / "out" / "tables"
+    assert manifest_of(tables / "tickets.csv")["incremental"] is True
+    assert manifest_of(tables / "users.csv")["incremental"] is False
+    assert manifest_of(tables / "statuses.csv")["incremental"] is False
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "Loaded in full whatever the load type" in line]
+    assert len(said) == 1 and "users, statuses" in said[0], done.stdout + done.stderr
+
+    row = load_case("row_config")
+    row["parameters"]["endpoint"] = "users"
+    row["parameters"]["fields"] = []
+    row["parameters"]["destination"] = {"load_type": "incremental_load", "primary_key": ["name"]}
+    done = run(row, tmp_path / "row", sim.url)
+    assert done.returncode == 0, done.stderr
+    assert manifest_of(tmp_path / "row" / "out" / "tables" / "users.csv")["incremental"] is False
+
+    config["parameters"]["destination"] = {"incremental": False}
+    done = run(config, tmp_path / "full", sim.url)
+    assert "Loaded in full whatever the load type" not in done.stdout + done.stderr  # said only when incremental was asked for
