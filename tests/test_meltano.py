@@ -174,4 +174,3 @@ def test_an_interrupted_meltano_run_fails(project: Path, env: dict[str, str], si
     os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=60)
     assert process.returncode != 0, output[-3000:]
-    assert "Run completed" not in output.rsplit("Terminating", 1)[0] or "terminated" in output or "Aborted" in output
