@@ -304,3 +304,80 @@ def test_key_of_real_activities():
     (email,) = sample_records("ticket-email-activities-read-2.json")
     assert key_of(references("activitiesEmail")["activities"], email["activities"]) == ["activities_1234"]
     assert key_of(references("activitiesEmail")["queue"], email["queue"]) == {"name": None, "title": None}
+
+
+# --- the samples' own evidence: `_sys.model` of every embedded record ---------------------------------------------
+
+SAMPLE_FILES = sorted(SAMPLES.glob("*.json")) if SAMPLES.is_dir() else []
+
+
+def _sample_records() -> dict[str, list[dict]]:
+    """Every real sample record by the stream its `_sys.model` names."""
+    found: dict[str, list[dict]] = {}
+    for path in SAMPLE_FILES:
+        result = json.loads(path.read_text("utf-8-sig")).get("result")
+        records = result.get("data", [result]) if isinstance(result, dict) else []
+        for record in records.values() if isinstance(records, dict) else records:
+            model = (record.get("_sys") or {}).get("model") if isinstance(record, dict) else None
+            if model in ENDPOINTS_BY_NAME:
+                found.setdefault(model, []).append(record)
+    return found
+
+
+def _embedded(value, path=()):
+    """(dict-key path, model) of records embedded in `value` whose `_sys.model` names a stream (not inside them)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _embedded(item, path)
+    elif isinstance(value, dict):
+        model = (value.get("_sys") or {}).get("model") if isinstance(value.get("_sys"), dict) else None
+        if path and model in ENDPOINTS_BY_NAME:
+            yield path, model
+            return
+        for key, item in value.items():
+            yield from _embedded(item, (*path, key))
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="samples not present")
+def test_every_embedded_record_in_the_samples_is_a_known_reference_or_inside_a_free_form_value():
+    """Where a real response embeds a streamed model's record, references.json has that path (with that model), or
+    the path runs through a free-form value, where keys mode reduces it by its `_sys.model`."""
+    checked = 0
+    for stream, records in _sample_records().items():
+        schema = load_schema(stream)
+        for record in records:
+            for path, model in _embedded(record):
+                checked += 1
+                reference = all_references(stream).get(".".join(path))
+                if reference is not None:
+                    assert model in reference.streams, (stream, path, model)
+                    continue
+                declared = schema["properties"].get(path[0]) or {}
+                assert len(path) > 1 and "properties" not in declared, (stream, path, model)
+    assert checked >= 15
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="samples not present")
+@pytest.mark.parametrize("flat", [False, True])
+def test_keys_mode_leaves_no_copy_in_the_samples(flat):
+    """The real samples shaped in keys mode (Singer JSON and flat): no copy of a streamed model's record at any depth,
+    though the raw records hold many (the 2026 CRM record: ticket, category, SLA, user, role, profile, account...)."""
+    from tap_daktela.dates import LocalTimeConverter
+    from tap_daktela.shaping import RecordShaper
+    from tests.embedded_copies import copies, models, regrouped
+
+    samples = _sample_records()
+    known = models(samples)
+    raw_copies = shaped_copies = 0
+    for stream, records in samples.items():
+        schema = schema_for_mode(stream, load_schema(stream), "keys")
+        shaper = RecordShaper(
+            schema, LocalTimeConverter("Europe/Prague"), flat=flat, references=all_references(stream), keys=True
+        )
+        for record in records:
+            raw_copies += sum(len(copies(value, known, prop)) for prop, value in record.items() if prop != "_sys")
+            shaped = regrouped(shaper(record), schema) if flat else shaper(record)
+            found = [hit for prop, value in shaped.items() for hit in copies(value, known, prop)]
+            assert found == [], (stream, found)
+            shaped_copies += len(found)
+    assert raw_copies >= 10 and shaped_copies == 0
