@@ -1,0 +1,157 @@
+"""The nightly run pays only for what changed: at most 2 list requests per stream, plus one login and one `whoim`
+per run, counted on the simulator for the tap with a catalog and a state, the tap without a catalog, and the
+Keboola component's second incremental run. What the instance sends is kept in the state (`instance_facts`) and
+still makes an outdated catalog warn; facts a day old are learned again."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tap_daktela.endpoints import ENDPOINTS
+from tests.conftest import run_tap, tap_config
+from tests.functional.test_wrapper_functional import run as run_component
+from tests.simulator import DaktelaSimulator
+
+STREAMS = [endpoint.name for endpoint in ENDPOINTS]
+INCREMENTAL = Path(__file__).parent / "functional" / "incremental" / "source" / "data"
+UNDECLARED = "the instance sends fields the catalog does not declare, so they were not extracted: "
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with DaktelaSimulator(seed=19, scale="small") as simulator:
+        yield simulator
+
+
+def a_few_changes(sim: DaktelaSimulator) -> None:
+    for ticket in sim.records("tickets")[:3]:
+        sim.update("tickets", ticket["name"])
+    sim.insert("contacts", n=1)
+
+
+def assert_nightly_cost(sim: DaktelaSimulator, streams: list[str]) -> dict[str, int]:
+    """At most 2 list requests per stream, one login and one whoim; the counts per stream."""
+    counts = dict(sim.counters.list_requests)
+    assert set(counts) == set(streams), set(counts) ^ set(streams)
+    assert max(counts.values()) <= 2, {stream: n for stream, n in counts.items() if n > 2}
+    assert sim.counters.logins == 1
+    assert sim.counters.by_endpoint["whoim"] == 1
+    assert sim.counters.requests == sum(counts.values()) + 2
+    return counts
+
+
+def warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if UNDECLARED in line]
+
+
+@pytest.fixture(scope="module")
+def catalog(sim, tmp_path_factory) -> dict:
+    run = run_tap(tmp_path_factory.mktemp("discover"), tap_config(sim), "--discover")
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_tap_with_a_catalog_and_a_state(sim, catalog, tmp_path):
+    sim.reset_counters()
+    first = run_tap(tmp_path, tap_config(sim), catalog=catalog)
+    assert first.returncode == 0, first.stderr
+    counts = assert_nightly_cost(sim, STREAMS)  # one whole record to learn the fields, then the data
+    for stream in STREAMS:  # whole records (one request) show every field themselves
+        facts = first.final_state["bookmarks"][stream]["instance"]
+        assert bool(facts.get("fields")) == (counts[stream] == 2), (stream, facts)
+
+    a_few_changes(sim)
+    sim.reset_counters()
+    second = run_tap(tmp_path, tap_config(sim), catalog=catalog, state=first.final_state)
+    assert second.returncode == 0, second.stderr
+    counts = assert_nightly_cost(sim, STREAMS)
+    assert set(counts.values()) == {1}  # the state knows the fields and the dotted fields[]: only the data
+    assert {r["name"] for r in second.records("tickets")} >= {t["name"] for t in sim.records("tickets")[:3]}
+
+
+def test_tap_without_a_catalog(sim, tmp_path):
+    sim.reset_counters()
+    first = run_tap(tmp_path, tap_config(sim))
+    assert first.returncode == 0, first.stderr
+    assert_nightly_cost(sim, STREAMS)  # discovery's sample, then the data
+
+    a_few_changes(sim)
+    sim.reset_counters()
+    second = run_tap(tmp_path, tap_config(sim), state=first.final_state)
+    assert second.returncode == 0, second.stderr
+    assert_nightly_cost(sim, STREAMS)
+
+
+def test_component_second_incremental_run(sim, tmp_path):
+    config = json.loads((INCREMENTAL / "config.json").read_text())
+    config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": stream} for stream in STREAMS]
+    config["parameters"]["advanced"]["max_concurrent_endpoints"] = 4
+    first = run_component(config, tmp_path / "first", sim.url, timeout=300)
+    assert first.returncode == 0, first.stderr
+    state = json.loads((tmp_path / "first" / "out" / "state.json").read_text())
+
+    a_few_changes(sim)
+    sim.reset_counters()
+    second = run_component(config, tmp_path / "second", sim.url, state=state, timeout=300)
+    assert second.returncode == 0, second.stderr
+    counts = assert_nightly_cost(sim, STREAMS)  # the component's discovery sample, then the data
+    assert set(counts.values()) == {2}
+
+
+def test_facts_in_the_state_still_make_an_outdated_catalog_warn(tmp_path):
+    with DaktelaSimulator(seed=23, scale="small") as sim:
+        config = tap_config(sim)
+        old = json.loads(run_tap(tmp_path, config, "--discover").stdout)
+        for entry in old["streams"]:
+            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "tickets"
+        sim.knobs.extra_fields = {"tickets": {"aiSummary": "Zákazník chce změnit tarif."}}
+        first = run_tap(tmp_path, config, catalog=old)
+        assert first.returncode == 0, first.stderr
+        [line] = warnings(first.stderr)
+        assert f"tickets: {UNDECLARED}aiSummary." in line
+        assert "aiSummary" in first.final_state["bookmarks"]["tickets"]["instance"]["fields"]
+
+        sim.reset_counters()
+        second = run_tap(tmp_path, config, catalog=old, state=first.final_state)
+        assert second.returncode == 0, second.stderr
+        assert sim.counters.list_requests["tickets"] == 1  # the warning comes from the state's facts
+        [line] = warnings(second.stderr)
+        assert f"tickets: {UNDECLARED}aiSummary." in line
+
+        stale = json.loads(json.dumps(first.final_state))
+        learned = datetime.now(UTC) - timedelta(days=1, minutes=1)
+        stale["bookmarks"]["tickets"]["instance"]["learned"] = learned.isoformat()
+        stale["bookmarks"]["tickets"]["instance"]["fields"] = ["name"]  # a day old: learned again, not trusted
+        sim.reset_counters()
+        third = run_tap(tmp_path, config, catalog=old, state=stale)
+        assert third.returncode == 0, third.stderr
+        assert sim.counters.list_requests["tickets"] == 2
+        assert len(warnings(third.stderr)) == 1
+        assert datetime.fromisoformat(third.final_state["bookmarks"]["tickets"]["instance"]["learned"]) > learned
+
+
+@pytest.mark.parametrize("dotted", ["ignore", "whole"])
+def test_a_state_that_says_dotted_fields_are_honoured_is_corrected_by_the_records(catalog, tmp_path, dotted):
+    """An instance that stopped honouring dotted fields[] (facts kept yesterday say it does): the output is the
+    same, and the state says so for the next run."""
+    with DaktelaSimulator(seed=19, scale="small") as sim:
+        chosen = json.loads(json.dumps(catalog))
+        for entry in chosen["streams"]:
+            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] in ("tickets", "activities")
+        first = run_tap(tmp_path, tap_config(sim, flatten_records=True), catalog=chosen)
+        assert first.returncode == 0, first.stderr
+        assert first.final_state["bookmarks"]["tickets"]["instance"]["dotted"] == {"arrays": True, "objects": True}
+        sim.knobs.dotted_fields = dotted
+        facts = {stream: {"instance": entry["instance"]} for stream, entry in first.final_state["bookmarks"].items()}
+        corrected = run_tap(tmp_path, tap_config(sim, flatten_records=True), catalog=chosen, state={"bookmarks": facts})
+        assert corrected.returncode == 0, corrected.stderr
+        for stream in ("tickets", "activities"):
+            assert corrected.records(stream) == first.records(stream), stream
+            assert corrected.final_state["bookmarks"][stream]["instance"]["dotted"] == {
+                "arrays": False,
+                "objects": False,
+            }
