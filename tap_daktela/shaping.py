@@ -41,9 +41,13 @@ def without_internals(value: t.Any) -> t.Any:
     """`value` with `_sys`, `_rdata`, `_guiData` and credentials removed at every depth."""
     kind = type(value)
     if kind is dict:
-        return {key: without_internals(item) for key, item in value.items() if key not in DROPPED_KEYS}
+        return {
+            key: without_internals(item) if type(item) in (dict, list) else item
+            for key, item in value.items()
+            if key not in DROPPED_KEYS
+        }
     if kind is list:
-        return [without_internals(item) for item in value]
+        return [without_internals(item) if type(item) in (dict, list) else item for item in value]
     return value
 
 
@@ -142,34 +146,31 @@ def reference_tree(references: t.Mapping[str, Reference]) -> Tree:
     return tree
 
 
-def _embedded_key(value: dict) -> t.Any:
-    """The key (and title) of a copy of a streamed model's record, by its `_sys.model`; the value when it is none."""
-    system = value.get("_sys")
-    if type(system) is dict:
-        reference = model_reference(system.get("model") or "")
-        if reference is not None:
-            return key_of(reference, value)
-    return value
-
-
 def without_copies(value: t.Any, tree: Tree | None) -> t.Any:
     """`value` without internals and credentials, every reference in it reduced to its key (and title): at the
     paths of `tree` (lists along the way are followed element by element) and wherever an embedded record names a
     streamed model (`_sys.model`). For `nested_objects: keys`."""
     kind = type(value)
     if kind is list:
-        return [without_copies(item, tree) for item in value]
+        return [without_copies(item, tree) if type(item) in (dict, list) else item for item in value]
     if kind is not dict:
         return value
-    reduced = _embedded_key(value)
-    if reduced is not value:
-        return reduced
+    system = value.get("_sys")
+    if type(system) is dict:
+        reference = model_reference(system.get("model") or "")
+        if reference is not None:  # a copy of a streamed model's record
+            return key_of(reference, value)
     out = {}
     for key, item in value.items():
         if key in DROPPED_KEYS:
             continue
         sub = tree.get(key) if tree else None
-        out[key] = key_of(sub, item) if type(sub) is Reference else without_copies(item, sub)
+        if type(sub) is Reference:
+            out[key] = key_of(sub, item)
+        elif type(item) in (dict, list):
+            out[key] = without_copies(item, sub)
+        else:
+            out[key] = item
     return out
 
 
