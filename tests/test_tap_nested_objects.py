@@ -604,3 +604,36 @@ def test_messaging_tables_bytes_per_row_drop(runs, capsys):
     with capsys.disabled():
         print("\n" + "\n".join(lines) + f"\nall: {old_total / new_total:.2f}x smaller than top-level keys only")
     assert new_total * 2.5 <= old_total, lines
+
+
+def _undeclared(value, schema: dict, path: str = "") -> list[str]:
+    """Paths where a record carries what its schema does not declare: a key of an object declared with properties,
+    or a value of a type the declaration does not allow (what SDK flattening and strict targets trip on)."""
+    kinds = _types(schema)
+    if not kinds:
+        return []  # free-form (`items: {}`)
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    kind = names.get(type(value)) or ("integer" if isinstance(value, int) else "number")
+    if kind not in kinds and not (kind == "integer" and "number" in kinds):
+        return [f"{path}: {kind} not in {sorted(kinds)}"]
+    found = []
+    if isinstance(value, dict) and schema.get("properties"):
+        for key, item in value.items():
+            child = schema["properties"].get(key)
+            found += [f"{path}.{key}: undeclared"] if child is None else _undeclared(item, child, f"{path}.{key}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            found += _undeclared(item, schema["items"], f"{path}[]")
+    return found
+
+
+@pytest.mark.parametrize("run", ["keys-json", "full-json", "keys", "full"])
+def test_records_carry_only_what_the_schema_declares(runs, run):
+    """Every value of every record, at every declared depth, is declared with its type in the stream's SCHEMA
+    message (nested keys such as `connector.user` included)."""
+    problems = set()
+    for stream in STREAMS:
+        schema = runs.run[run].schema(stream)["schema"]
+        for record in runs.run[run].records(stream):
+            problems.update((stream, problem) for problem in _undeclared(record, schema))
+    assert problems == set()
