@@ -209,7 +209,8 @@ def _everything(crumb: tuple[str, ...]) -> bool:
     return True
 
 
-# A plan step: (property, column, how, passing types, converter, children steps or None, reference or None)
+# A plan step: (property, column, how, passing types, converter, children steps (OBJECT) or the reference tree under
+# a free-form value (FREE) or None, reference or None)
 Step = tuple[str, str, int, frozenset, t.Any, t.Any, t.Any]
 
 
