@@ -36,8 +36,8 @@ MODEL_ENDPOINTS: tuple[str, ...] = (
 )
 MODEL_PRIMARY_KEYS = {"realtimeSessions": "id_agent"}
 MODEL_REPLICATION_KEYS = {"articles": "edited", "activitiesCallTranscripts": "start"}
-# Records per scale. Lookup tables hold at least the records others embed; transcripts are capped at their size
-# (4-14 segments per answered call with an activity); sessions at most one per active user.
+# Records per scale. Lookup tables hold at least the records others embed; transcripts are spread over the answered
+# calls that have an activity (none without such calls); sessions are at most one per active user.
 _LOOKUPS = {"ticketsSla": 3, "crmDatabases": 2, "databases": 5, "crmRecordsTypes": 3, "profiles": 3, "roles": 3}
 MODEL_SCALES: dict[str, dict[str, int]] = {
     "small": {
@@ -414,15 +414,17 @@ class ModelsMixin:
         }
 
     def make_transcripts(self, n: int) -> list[dict[str, Any]]:
-        """Segments of answered calls with an activity, in call order, until `n`."""
+        """`n` segments, spread evenly over the answered calls that have an activity, in call order."""
+        calls = [
+            act["item"]
+            for act in self.tables.get("activities", [])
+            if act.get("type") == "CALL" and isinstance(act.get("item"), dict) and act["item"].get("answered")
+        ]
         out: list[dict[str, Any]] = []
-        for act in self.tables.get("activities", []):
-            if len(out) >= n:
-                break
-            call = act.get("item")
-            if act.get("type") != "CALL" or not isinstance(call, dict) or not call.get("answered"):
-                continue
-            out += self.call_transcript(call, min(n - len(out), self.nrng.randint(4, 14)))
+        for i, call in enumerate(calls):
+            count = n // len(calls) + (1 if i < n % len(calls) else 0)
+            if count:
+                out += self.call_transcript(call, count)
         return out
 
     def call_transcript(self, call: dict[str, Any], segments: int) -> list[dict[str, Any]]:
