@@ -26,6 +26,7 @@ from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.input_files import invalid_json_file
 from tap_daktela.instance_facts import InstanceFacts
 from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
+from tap_daktela.log_noise import quiet_sdk_chatter
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
 from tap_daktela.run_summary import RunSummary
 from tap_daktela.session import build_session, tls_verify
@@ -152,6 +153,7 @@ class TapDaktela(Tap):
         for warning in unknown_setting_warnings(self.config, setting_names(type(self))):
             self.logger.warning("%s", warning)
         self.metrics_logger.setLevel(self.config.get("metrics_log_level") or "WARNING")  # only when asked
+        quiet_sdk_chatter(self.logger)
 
     def discover_streams(self) -> list[DaktelaStream]:
         """Every stream with its schema in the configured `nested_objects` mode: the instance's own (live

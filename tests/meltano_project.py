@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD, USERNAME
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # What the editable install (`pip_url: -e .`) needs from the project.
-PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "tap_daktela", "keboola_wrapper", "plugins")
+PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "tap_daktela", "keboola_wrapper", "plugins", "logging")
 
 
 def copy_project(root: Path) -> Path:

@@ -13,6 +13,7 @@ import pytest
 
 from tap_daktela.run_summary import PROGRESS_SECONDS_VARIABLE, SUMMARY_JSON_VARIABLE, parse_summary_line
 from tests.conftest import BIN, REPO, run_tap, select, tap_config
+from tests.meltano_project import copy_project, run_meltano, user_env
 
 STREAMS = {"tickets": None, "users": None}
 
@@ -202,3 +203,20 @@ def test_package_builds_without_setuptools_warnings(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     output = done.stdout + done.stderr
     assert "SetuptoolsDeprecationWarning" not in output and "license" not in output.lower(), output[-2000:]
+
+
+def test_meltano_run_log_is_the_run_not_the_chatter(tmp_path, sim):
+    """`meltano run` of the project: no METRIC lines, none of target-csv's batch lines, no line per deselected
+    stream; the tap's run summary is there."""
+    project = copy_project(tmp_path)
+    env = user_env(sim.url, TAP_DAKTELA__SELECT=json.dumps(["tickets.*", "users.*"]))
+    installed = run_meltano(project, "install", env=env)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    done = run_meltano(project, "run", "tap-daktela", "target-csv", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    for chatter in ("METRIC", "Appending", "Writing to destination file", "Skipping deselected stream"):
+        assert chatter not in log, chatter
+    assert f"tickets: {len(sim.records('tickets'))} records, " in log
+    assert f"users: {len(sim.records('users'))} records, " in log
+    assert "Run summary: 2 streams, " in log
