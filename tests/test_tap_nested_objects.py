@@ -8,6 +8,8 @@ which streams), the target streams' own keys and titles, and the simulator's dat
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections import Counter
@@ -571,9 +573,14 @@ def test_nested_references_are_keys_of_the_target(runs, stream, path):
     assert seen == raw_seen, (stream, path, seen, raw_seen)
 
 
-def _bytes_per_row(records: list[dict]) -> float:
+def _bytes_per_row(records: list[dict], columns: list[str]) -> float:
+    """The average size of the records as CSV rows (UTF-8, one column per flat property, null empty)."""
     assert records
-    return sum(len(json.dumps(record, ensure_ascii=False).encode()) for record in records) / len(records)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    for record in records:
+        writer.writerow(record)
+    return len(buffer.getvalue().encode()) / len(records)
 
 
 def _top_level_keys_only(runs: Runs, stream: str) -> list[dict]:
@@ -590,50 +597,19 @@ def _top_level_keys_only(runs: Runs, stream: str) -> list[dict]:
 
 
 def test_messaging_tables_bytes_per_row_drop(runs, capsys):
-    """Keys at every depth: the messaging tables' rows are at least 3x smaller than full mode's (measured in the
-    same runs) and together about 3x smaller than with keys at the top level only (the behaviour before)."""
+    """Keys at every depth: the messaging tables' CSV rows are at least 3x smaller than full mode's (measured in the
+    same runs) and together at least 3x smaller than with keys at the top level only (the behaviour before; each
+    table at least 2.5x)."""
     lines, old_total, new_total = [], 0.0, 0.0
     for stream in (*MESSAGING, "activitiesChat"):  # the legacy web chat has no connector: no change there
-        keys = _bytes_per_row(runs.run["keys"].records(stream))
-        full = _bytes_per_row(runs.run["full"].records(stream))
-        old = _bytes_per_row(_top_level_keys_only(runs, stream))
+        columns = list(runs.columns("keys", stream))
+        keys = _bytes_per_row(runs.run["keys"].records(stream), columns)
+        full = _bytes_per_row(runs.run["full"].records(stream), list(runs.columns("full", stream)))
+        old = _bytes_per_row(_top_level_keys_only(runs, stream), columns)
         lines.append(f"{stream}: keys {keys:.0f} B/row, top-level keys only {old:.0f}, full {full:.0f}")
         assert keys * 3 <= full, lines[-1]
-        assert keys <= old, lines[-1]
+        assert keys * (2.5 if stream in MESSAGING else 1) <= old, lines[-1]
         old_total, new_total = old_total + old, new_total + keys
     with capsys.disabled():
         print("\n" + "\n".join(lines) + f"\nall: {old_total / new_total:.2f}x smaller than top-level keys only")
-    assert new_total * 2.5 <= old_total, lines
-
-
-def _undeclared(value, schema: dict, path: str = "") -> list[str]:
-    """Paths where a record carries what its schema does not declare: a key of an object declared with properties,
-    or a value of a type the declaration does not allow (what SDK flattening and strict targets trip on)."""
-    kinds = _types(schema)
-    if not kinds:
-        return []  # free-form (`items: {}`)
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    kind = names.get(type(value)) or ("integer" if isinstance(value, int) else "number")
-    if kind not in kinds and not (kind == "integer" and "number" in kinds):
-        return [f"{path}: {kind} not in {sorted(kinds)}"]
-    found = []
-    if isinstance(value, dict) and schema.get("properties"):
-        for key, item in value.items():
-            child = schema["properties"].get(key)
-            found += [f"{path}.{key}: undeclared"] if child is None else _undeclared(item, child, f"{path}.{key}")
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for item in value:
-            found += _undeclared(item, schema["items"], f"{path}[]")
-    return found
-
-
-@pytest.mark.parametrize("run", ["keys-json", "full-json", "keys", "full"])
-def test_records_carry_only_what_the_schema_declares(runs, run):
-    """Every value of every record, at every declared depth, is declared with its type in the stream's SCHEMA
-    message (nested keys such as `connector.user` included)."""
-    problems = set()
-    for stream in STREAMS:
-        schema = runs.run[run].schema(stream)["schema"]
-        for record in runs.run[run].records(stream):
-            problems.update((stream, problem) for problem in _undeclared(record, schema))
-    assert problems == set()
+    assert new_total * 3 <= old_total, lines
