@@ -95,7 +95,7 @@ class PostgresServer:
             [
                 "-c listen_addresses=127.0.0.1",
                 f"-c unix_socket_directories={self.root}",
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c timezone=UTC",
                 "-c shared_buffers=32MB -c max_connections=50",
             ]
         )

@@ -1,0 +1,160 @@
+"""A Meltano-less Singer pipeline, `tap-daktela | target-postgres`, into a real PostgreSQL, night after night.
+
+Every stream of the endpoint table, small data; inserts, updates and deletes in the simulator between runs.
+Run 1 (no state) and run 3 (no state again: a whole read) must leave every table equal to the simulator;
+run 2 (from run 1's state) must lose nothing, bring every change its bookmark can see and remove nothing from an
+incremental table, while full tables equal the simulator again. Deleted rows leave with `hard_delete`, else they
+stay marked with `_sdc_deleted_at`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tap_daktela.endpoints import ENDPOINTS, Endpoint
+from tests.conftest import BIN, tap_config
+from tests.destination.changes import Changes, as_utc, change_everything, expected_table, text_field
+from tests.destination.postgres import SUPERUSER
+from tests.simulator import DaktelaSimulator
+
+SCHEMA = "daktela"
+
+
+def target_config(postgres, database: str, hard_delete: bool) -> dict:
+    return {
+        "host": "127.0.0.1",
+        "port": postgres.port,
+        "user": SUPERUSER,
+        "password": "unused-trust-auth",  # target-postgres insists on one; the test server trusts loopback
+        "database": database,
+        "default_target_schema": SCHEMA,
+        "load_method": "upsert",
+        "add_record_metadata": True,
+        "hard_delete": hard_delete,
+        "validate_records": False,
+    }
+
+
+def singer_pipe(workdir: Path, tap: dict, target: dict, state: dict | None = None) -> dict:
+    """`tap-daktela --config tap.json [--state state.json] | target-postgres --config target.json`; the state the
+    target emitted last (what a scheduler keeps for the next night)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "tap.json").write_text(json.dumps(tap))
+    (workdir / "target.json").write_text(json.dumps(target))
+    tap_command = [str(BIN / "tap-daktela"), "--config", "tap.json"]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        tap_command += ["--state", "state.json"]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TAP_DAKTELA_", "TARGET_POSTGRES_"))}
+    with (workdir / "tap.log").open("w") as tap_log, (workdir / "target.log").open("w") as target_log:
+        tap_process = subprocess.Popen(tap_command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=tap_log)
+        target_process = subprocess.Popen(
+            [str(BIN / "target-postgres"), "--config", "target.json"],
+            cwd=workdir,
+            env=env,
+            stdin=tap_process.stdout,
+            stdout=subprocess.PIPE,
+            stderr=target_log,
+            text=True,
+        )
+        tap_process.stdout.close()  # the target alone reads the pipe: the tap sees it close if the target dies
+        try:
+            out, _ = target_process.communicate(timeout=240)
+            tap_process.wait(timeout=30)
+        finally:
+            for process in (tap_process, target_process):
+                if process.poll() is None:
+                    process.kill()
+    assert tap_process.returncode == 0, (workdir / "tap.log").read_text()[-3000:]
+    assert target_process.returncode == 0, (workdir / "target.log").read_text()[-3000:]
+    states = [line for line in out.splitlines() if line.strip()]
+    assert states, "the target emitted no state"
+    return json.loads(states[-1])
+
+
+def destination_table(conn: psycopg.Connection, sim: DaktelaSimulator, endpoint: Endpoint) -> dict[str, dict]:
+    """key -> the compared values of that row plus `_sdc_deleted_at`, as PostgreSQL holds them."""
+    columns = [column for column in (text_field(sim, endpoint), endpoint.replication_key) if column]
+    selected = ", ".join(f'"{column}"' for column in [endpoint.primary_key, *columns, "_sdc_deleted_at"])
+    rows = conn.execute(f'SELECT {selected} FROM {SCHEMA}."{endpoint.name}"').fetchall()
+    table = {}
+    for key, *values, deleted_at in rows:
+        assert str(key) not in table, f"{endpoint.name}: key {key} twice"
+        table[str(key)] = {"values": dict(zip(columns, values, strict=True)), "deleted_at": deleted_at}
+    return table
+
+
+def compared(sim: DaktelaSimulator, endpoint: Endpoint, rows: dict[str, dict]) -> dict[str, dict]:
+    """The destination's values in the simulator's terms (datetimes as UTC instants), live rows only."""
+    live = {}
+    for key, row in rows.items():
+        if row["deleted_at"] is None:
+            values = dict(row["values"])
+            if endpoint.replication_key:
+                values[endpoint.replication_key] = as_utc(values[endpoint.replication_key], sim.timezone)
+            live[key] = values
+    return live
+
+
+def assert_equal_to_simulator(conn, sim, endpoint: Endpoint, hard_delete: bool, gone: set[str]) -> None:
+    """The table's live rows are exactly the simulator's records (keys and values); the `gone` keys are deleted
+    from the table (hard_delete) or still there and marked `_sdc_deleted_at`."""
+    rows = destination_table(conn, sim, endpoint)
+    expected = expected_table(sim, endpoint)
+    live = compared(sim, endpoint, rows)
+    assert live.keys() == expected.keys(), f"{endpoint.name}: keys differ"
+    assert live == expected, f"{endpoint.name}: values differ"
+    gone = gone - expected.keys()  # a full table's deleted name may be taken again by an insert
+    if hard_delete:
+        assert not gone & rows.keys(), f"{endpoint.name}: deleted rows are still there"
+        assert rows.keys() == live.keys()
+    else:
+        assert gone <= rows.keys(), f"{endpoint.name}: deleted rows should be kept, marked"
+        assert all(rows[key]["deleted_at"] is not None for key in gone)
+
+
+def assert_incremental_run(conn, sim, endpoint: Endpoint, changes: Changes, deleted_before: set[str]) -> None:
+    """Nothing lost, nothing removed, and every change the bookmark can see arrived."""
+    rows = destination_table(conn, sim, endpoint)
+    expected = expected_table(sim, endpoint)
+    live = compared(sim, endpoint, rows)
+    name = endpoint.name
+    assert expected.keys() <= live.keys(), f"{name}: records lost"
+    kept = (changes.deleted[name] | deleted_before) - expected.keys()
+    assert kept <= live.keys(), f"{name}: an incremental run removed (or marked deleted) rows"
+    assert changes.inserted[name] <= live.keys(), f"{name}: inserts did not arrive"
+    for key in expected.keys() - changes.unseen_updates[name]:
+        assert live[key] == expected[key], f"{name}: {key} differs from the simulator"
+
+
+@pytest.mark.parametrize("hard_delete", [True, False], ids=["hard_delete", "soft_delete"])
+def test_nights_of_singer_runs_keep_postgres_equal_to_daktela(tmp_path, postgres, database, hard_delete):
+    with DaktelaSimulator(seed=23, scale="small") as sim, psycopg.connect(postgres.url(database)) as conn:
+        conn.autocommit = True
+        tap, target = tap_config(sim), target_config(postgres, database, hard_delete)
+
+        state = singer_pipe(tmp_path / "run1", tap, target)
+        for endpoint in ENDPOINTS:
+            assert_equal_to_simulator(conn, sim, endpoint, hard_delete, gone=set())
+        incremental = [e.name for e in ENDPOINTS if not e.full_table]
+        assert set(incremental) <= set(state.get("bookmarks", {})), "run 1 should bookmark every incremental stream"
+
+        first = change_everything(sim)
+        state = singer_pipe(tmp_path / "run2", tap, target, state=state)
+        for endpoint in ENDPOINTS:
+            if endpoint.full_table:
+                assert_equal_to_simulator(conn, sim, endpoint, hard_delete, gone=first.deleted[endpoint.name])
+            else:
+                assert_incremental_run(conn, sim, endpoint, first, deleted_before=set())
+
+        second = change_everything(sim)
+        singer_pipe(tmp_path / "run3", tap, target)  # a whole read: no state
+        for endpoint in ENDPOINTS:
+            gone = first.deleted[endpoint.name] | second.deleted[endpoint.name]
+            assert_equal_to_simulator(conn, sim, endpoint, hard_delete, gone=gone)
