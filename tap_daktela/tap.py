@@ -121,7 +121,8 @@ class TapDaktela(Tap):
             default=DEFAULT_NESTED_OBJECTS_MODE,
             allowed_values=list(NESTED_OBJECTS_MODES),
             description="`keys`: a nested reference to another record becomes its key and title (`user` -> "
-            "`user_name`, `user_title`; arrays -> a JSON array of keys); `full`: the whole embedded copy",
+            "`user_name`, `user_title`; arrays -> a JSON array of keys), at every depth; `full`: the whole "
+            "embedded copy",
         ),
         th.Property(
             "metrics_log_level",
