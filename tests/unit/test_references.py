@@ -381,3 +381,41 @@ def test_keys_mode_leaves_no_copy_in_the_samples(flat):
             assert found == [], (stream, found)
             shaped_copies += len(found)
     assert raw_copies >= 10 and shaped_copies == 0
+
+
+def test_generator_follows_refs_into_models_without_a_stream():
+    """`build_references` on a made-up document: a ref to a stream's read schema ends a path, a ref to any other
+    model is followed (arrays of them too), a model that refers to itself stops."""
+    from scripts.generate_schemas import PREFIX, SCHEMA_REFS, build_references
+
+    def ref(name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    users, queues = PREFIX + SCHEMA_REFS["users"], PREFIX + SCHEMA_REFS["queues"]
+    components = {
+        PREFIX + SCHEMA_REFS["activitiesSms"]: {
+            "properties": {
+                "name": {"type": "string"},
+                "user": {"anyOf": [ref(users), {"type": "null"}]},
+                "connector": ref("Connector"),
+                "rules": {"type": "array", "items": ref("Rule")},
+            }
+        },
+        "Connector": {
+            "properties": {
+                "user": ref(users),
+                "production": ref("Connector"),
+                "queues": {"type": "array", "items": ref(queues)},
+            }
+        },
+        "Rule": {"properties": {"owner": ref(users), "note": {"type": "string"}}},
+        users: {"properties": {"name": {"type": "string"}, "role": ref("Role")}},
+        "Role": {"properties": {"name": {"type": "string"}}},
+    }
+    assert build_references("activitiesSms", components) == {
+        "activities": {"streams": ["activities"], "many": True},  # observed in samples, not in the document
+        "connector.queues": {"streams": ["queues"], "many": True},
+        "connector.user": {"streams": ["users"], "many": False},
+        "rules.owner": {"streams": ["users"], "many": False},
+        "user": {"streams": ["users"], "many": False},
+    }
