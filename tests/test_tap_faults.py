@@ -198,7 +198,7 @@ def test_missing_or_malformed_files_are_one_line(tmp_path):
     )
     assert malformed.returncode == 1
     assert len(malformed.stderr.strip().splitlines()) == 1
-    assert malformed.stderr.startswith("tap-daktela: error: a --config, --catalog or --state file is not valid JSON")
+    assert malformed.stderr.startswith(f"tap-daktela: error: --config file {tmp_path / 'bad.json'} is not valid JSON")
 
 
 def test_a_failure_is_not_preceded_by_the_sdk_announcement(sim, tmp_path, one_stream):
