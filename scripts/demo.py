@@ -4,7 +4,8 @@
 2. runs the Keboola component (`python -m keboola_wrapper`) on a copy of `demo/keboola-data`,
 3. runs `meltano run tap-daktela target-csv` with the project's meltano.yml, then edits a few tickets in the
    simulator and runs it again: the second run continues from Meltano's state and reads only the changes,
-4. prints what was extracted and where the CSV files are.
+4. prints what was extracted and where the CSV files are, and the live agent state (`realtimeSessions`, a
+   snapshot per run) joined to the users table.
 
 Everything is written under `demo-output/` (git-ignored); the repository's own `.meltano/` only gets the plugin
 venvs that `meltano run` installs on first use.
@@ -84,6 +85,31 @@ def print_tables(summary: list[tuple[str, int, int]]) -> None:
     for name, rows, columns in summary:
         say(f"    {name:<{width}}  {rows:>7,}  {columns:>7}")
     say(f"    {'total':<{width}}  {sum(rows for _, rows, _ in summary):>7,}")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def print_agent_state(tables: Path) -> None:
+    """The realtimeSessions snapshot: one row per logged-in agent, all with the run's `snapshot_time`; `id_agent`
+    is the agent's login name, so it joins users.csv."""
+    sessions, users = tables / "realtimeSessions.csv", tables / "users.csv"
+    if not sessions.exists() or not users.exists():
+        return
+    rows = read_rows(sessions)
+    titles = {user["name"]: user["title"] for user in read_rows(users)}
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    taken = sorted({row["snapshot_time"] for row in rows})
+    say(f"\n  Live agent state (realtimeSessions): {len(rows)} agents logged in, snapshot taken {', '.join(taken)}")
+    say("    " + ", ".join(f"{state}: {count}" for state, count in sorted(states.items())))
+    for row in rows[:5]:
+        agent = titles.get(row["id_agent"], "? (not in users.csv)")
+        pause = f", pause {row['id_pause_title']}" if row.get("id_pause_title") else ""
+        say(f"    {agent:<22} {row['state']:<8} since {row['statetime']}{pause}")
 
 
 def fail(step: str, log_file: Path, lines: list[str]) -> int:
@@ -196,6 +222,7 @@ def main() -> int:
     say(f"Keboola component: {keboola_seconds:.1f}s, {len(keboola_tables)} tables")
     print_tables(keboola_tables)
     say(f"  CSVs + manifests: {(OUT / 'keboola-data' / 'out' / 'tables').relative_to(REPO)}/")
+    print_agent_state(OUT / "keboola-data" / "out" / "tables")
     say(f"  Keboola state:    {(OUT / 'keboola-data' / 'out' / 'state.json').relative_to(REPO)}")
     full_seconds, full_tables = full
     full_rows = sum(rows for _, rows, _ in full_tables)

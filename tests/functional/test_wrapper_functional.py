@@ -147,7 +147,7 @@ def test_full_run_all_endpoints(sim, tmp_path):
         assert header == expected_columns(endpoint, url=sim.url), endpoint
         assert len(records) == len(sim.records(endpoint)), endpoint
         manifest = json.loads(table.with_suffix(".csv.manifest").read_text())
-        pk = ["id_call"] if endpoint == "activitiesCall" else ["name"]
+        pk = [next(e.primary_key for e in TABLE if e.name == endpoint)]
         assert [c["name"] for c in manifest["schema"] if c.get("primary_key")] == pk
         assert manifest["incremental"] is False
         assert [c["name"] for c in manifest["schema"]] == header
