@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SNAPSHOT_TIME = "snapshot_time"  # the column a snapshot stream adds to every record: when the snapshot was taken
@@ -34,6 +35,12 @@ class Endpoint:
     def full_table(self) -> bool:
         """Read whole every run, so a destination should replace the table (no replication key, or a snapshot)."""
         return self.replication_key is None or self.snapshot
+
+    def replaces_table(self, primary_key: Sequence[str] = ()) -> bool:
+        """Whether a destination loading this stream under `primary_key` (the table's, default the stream's)
+        should replace its table: a full table does, except a snapshot keyed by its snapshot time too, whose rows
+        then append one snapshot per run to a history."""
+        return self.full_table and not (self.snapshot and SNAPSHOT_TIME in primary_key)
 
     @property
     def added_properties(self) -> tuple[str, ...]:
