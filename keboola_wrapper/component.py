@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from keboola.component.sync_actions import MessageType, ValidationResult
 from tap_daktela.auth import current_user, login, whoim
 from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
+from tap_daktela.instance_facts import InstanceFacts, with_facts
 
 from . import tables, translation
 from .configuration import PEM_START, Config, ConfigError, parse_config, parse_selection
@@ -128,15 +130,20 @@ def _instance_timezone(config: Config, token: str, ca_path: str | None) -> str |
         return whoim(config.url, token, verify_ssl=_verify(config, ca_path)).get("_timezone")
 
 
-def discover(settings: dict[str, Any], endpoints: list[str] | None = None) -> dict[str, dict[str, Any]]:
+def discover(
+    settings: dict[str, Any], endpoints: list[str] | None = None, learned: dict[str, InstanceFacts] | None = None
+) -> dict[str, dict[str, Any]]:
     """The catalog, discovered in this process by the tap itself (live for `endpoints`, all when None, when
-    `settings` hold a token; else the static schemas), indexed by stream."""
+    `settings` hold a token; else the static schemas), indexed by stream. `learned` gets what the discovery saw
+    of the instance, for the taps' states (`instance_facts`)."""
     from tap_daktela.tap import TapDaktela  # imports singer-sdk: only when a catalog is needed
 
     # Nothing of discovery belongs on stdout, which a sync action keeps for its JSON answer (the library even
     # sets it to None meanwhile, and the tap's message writer takes stdout's buffer when it is created).
     with _daktela_errors_as_user_errors(), open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         tap = TapDaktela(config=settings, parse_env_config=False, validate_config=True, discover=endpoints)
+        if learned is not None:
+            learned.update(tap.learned_facts)
         return translation.plain_catalog(tap.catalog_dict)
 
 
@@ -175,8 +182,11 @@ class Component(ComponentBase):
     def _run(self, config: Config, pipelines: Pipelines, ca_path: str | None, phase: dict[str, bool]) -> None:
         token = _login(config, ca_path)
         timezone = _instance_timezone(config, token, ca_path)
+        learned: dict[str, InstanceFacts] = {}  # handed to each tap in its state: it need not learn them again
         catalog = discover(
-            translation.connection_settings(config, token, timezone, ca_path), [s.endpoint for s in config.endpoints]
+            translation.connection_settings(config, token, timezone, ca_path),
+            [s.endpoint for s in config.endpoints],
+            learned,
         )
         previous = self.get_state_file() or {}
         share = translation.requests_share(
@@ -189,6 +199,7 @@ class Component(ComponentBase):
             plan = translation.plan_stream(
                 config, selection, catalog[selection.endpoint], token, share, previous, timezone, ca_path
             )
+            plan = replace(plan, state=with_facts(plan.state, plan.endpoint, learned.get(plan.endpoint)))
             earlier = (previous.get("tables") or {}).get(plan.endpoint) or {}
             missing = tables.missing_columns(plan.primary_key, _expected_columns(plan, earlier))
             if missing:

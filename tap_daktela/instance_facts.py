@@ -89,3 +89,17 @@ class InstanceFacts:
         """Learned less than `MAX_AGE` ago (a time in the future, from a clock set wrong, is not fresh)."""
         age = (at or now()) - self.learned
         return timedelta(0) <= age < MAX_AGE
+
+
+def with_facts(state: dict | None, stream: str, learned: InstanceFacts | None) -> dict | None:
+    """A stream's Singer state plus what a discovery in the caller's own process has just learned of the instance
+    (the Keboola component discovers, then runs one tap per stream): that tap then learns nothing again. Dotted
+    answers the state kept stay while fresh."""
+    if learned is None:
+        return state
+    bookmarks = dict((state or {}).get("bookmarks") or {})
+    entry = dict(bookmarks.get(stream) or {})
+    kept = InstanceFacts.from_state(entry)
+    dotted = {**(kept.dotted if kept is not None and kept.fresh() else {}), **learned.dotted}
+    entry[STATE_KEY] = InstanceFacts(learned.learned, set(learned.fields or ()), dotted).to_state()
+    return {**(state or {}), "bookmarks": {**bookmarks, stream: entry}}

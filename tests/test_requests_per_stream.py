@@ -86,12 +86,14 @@ def test_tap_without_a_catalog(sim, tmp_path):
     assert_nightly_cost(sim, STREAMS)
 
 
-def test_component_second_incremental_run(sim, tmp_path):
+def test_component_first_and_second_incremental_run(sim, tmp_path):
     config = json.loads((INCREMENTAL / "config.json").read_text())
     config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": stream} for stream in STREAMS]
     config["parameters"]["advanced"]["max_concurrent_endpoints"] = 4
+    sim.reset_counters()
     first = run_component(config, tmp_path / "first", sim.url, timeout=300)
     assert first.returncode == 0, first.stderr
+    assert set(assert_nightly_cost(sim, STREAMS).values()) == {2}  # discovery hands what it saw to the taps
     state = json.loads((tmp_path / "first" / "out" / "state.json").read_text())
 
     a_few_changes(sim)

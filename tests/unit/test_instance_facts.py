@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tap_daktela.instance_facts import MAX_AGE, STATE_KEY, InstanceFacts, fields_of, skeleton
+from tap_daktela.instance_facts import MAX_AGE, STATE_KEY, InstanceFacts, fields_of, skeleton, with_facts
 from tap_daktela.shaping import RecordShaper
 
 LEARNED = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -45,3 +45,17 @@ def test_fields_of_whole_records_and_their_skeleton():
     shaper = RecordShaper(schema, lambda value: value)
     shaper.note_undeclared(skeleton(names))
     assert shaper.undeclared == {"aiSummary", "customFields.vin"}
+
+
+def test_with_facts_hands_a_discovery_to_the_stream_state():
+    seen = InstanceFacts(LEARNED, {"title"})
+    assert with_facts(None, "tickets", None) is None
+    assert with_facts(None, "tickets", seen) == {"bookmarks": {"tickets": {STATE_KEY: seen.to_state()}}}
+    kept = InstanceFacts(datetime.now(UTC), {"old"}, {"objects": False})
+    state = {"bookmarks": {"tickets": {"replication_key_value": "x", STATE_KEY: kept.to_state()}, "users": {}}}
+    merged = with_facts(state, "tickets", seen)
+    assert merged["bookmarks"]["users"] == {} and merged["bookmarks"]["tickets"]["replication_key_value"] == "x"
+    assert InstanceFacts.from_state(merged["bookmarks"]["tickets"]) == InstanceFacts(LEARNED, {"title"}, kept.dotted)
+    assert state["bookmarks"]["tickets"][STATE_KEY] == kept.to_state()  # the caller's state is not changed
+    stale = {"bookmarks": {"tickets": {STATE_KEY: InstanceFacts(LEARNED - MAX_AGE, None, {"arrays": True}).to_state()}}}
+    assert InstanceFacts.from_state(with_facts(stale, "tickets", seen)["bookmarks"]["tickets"]).dotted == {}
