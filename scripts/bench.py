@@ -13,34 +13,47 @@ process tree is sampled from /proc every ~50 ms; its CPU is the tree's user + sy
 - ``pipe`` / ``pipe-full``: ``tap-daktela | target-csv`` configured as the component does (flat records, no
   validation, ...), in ``keys`` / ``full`` mode;
 - ``wrapper`` / ``wrapper-full``: ``python -m keboola_wrapper`` end to end on every endpoint with
-  ``data_selection.nested_objects`` ``keys`` / ``full``, processes started by its fork-server launcher;
+  ``data_selection.nested_objects`` ``keys`` / ``full``, processes started by its launcher (the multiprocessing
+  forkserver);
 - ``wrapper-exec``: the same in ``keys`` mode with ``KBC_DAKTELA_LAUNCHER=exec`` (fresh processes), so the
-  launcher's CPU and wall saving shows.
+  launcher's CPU and wall saving shows;
+- ``nightly``: the nightly job: the component with ``incremental: true`` twice on the same data folder, first with
+  no state (a whole read of every stream, what a weekly whole read costs), then, after the simulator inserted and
+  updated a handful of records (``scripts.bench_sim``'s ``mutate``), with the first run's state (an incremental
+  run that finds a few changes). Both are reported side by side; the incremental run must bring every changed
+  record.
+
+Payloads are real-size: the simulator process grows crmRecords to a real record's size (197 KB of JSON, see
+``scripts.bench_sim``); activities already are (~24 KB with their embedded records). The floors follow issue 19:
+network floor = requests x latency / concurrency; CPU floor = CPU s / the cores the case can use (one for a
+single process). The report ends with issue 19's goals, each with PASS or FAIL.
 
 ``--quick`` is a smoke run: small scale, 0 ms, every case but without the activities-alone rows. ``--streams``
 limits every case (raw included) to some endpoints (the smoke test uses it to stay fast). Record
 counts are checked against the simulator's totals for every case and every endpoint; requests, peak in-flight
-requests and bytes served come from the simulator's counters, as measured (in ``keys`` mode the tap adds one
-one-record sample request per stream and one dotted-``fields[]`` probe per run). The markdown report, a table of
-every case and a side-by-side table of the component's variants, is printed and written to
-``bench-output/latest.md`` (``bench-output/quick.md`` with ``--quick``).
+requests and bytes served come from the simulator's counters, as measured. The markdown report (a table of every
+case, the component's variants side by side, the nightly case side by side with the whole read, the goals) is
+printed and written to ``bench-output/latest.md`` (``bench-output/quick.md`` with ``--quick``).
 
 The final numbers: ``python -m scripts.bench`` (``make bench``; scale ``bench``, 0 and 200 ms, every case) and
 at 10x data the component's variants and their floors, without the slow pipe rows:
 ``python -m scripts.bench --scale bench10 --latency 0 --cases raw,tap,wrapper,wrapper-full,wrapper-exec
---output bench-output/bench10.md`` (every case works at bench10 too; it just takes much longer).
+--output bench-output/bench10.md`` (every case works at bench10 too; it just takes much longer; the goal on peak
+memory at 10x data is judged from such a run).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import math
 import os
 import re
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +79,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "wrapper": ("wrapper", "keys", "fork"),
     "wrapper-full": ("wrapper", "full", "fork"),
     "wrapper-exec": ("wrapper", "keys", "exec"),
+    "nightly": ("nightly", "keys", "fork"),
 }
 ALL_CASES = tuple(CASES)
 CPUS = os.cpu_count() or 1
@@ -75,6 +89,12 @@ REFERENCE_TEXT = (
     "original component, 66.5k records: 70.9 s at 0 ms (939 rec/s, 320 MB), 89.2 s at 200 ms (745 rec/s); "
     "raw floor 27 s (2,470 rec/s)"
 )
+# issue 19's goals
+INCREMENTAL_WALL_GOAL = 1.5  # x its network floor at 200 ms
+TAP_ALONE_GOAL = 1.3  # x max(network floor, CPU) at 200 ms
+RAW_GOAL = 3.0  # x the raw floor's records/s at 0 ms
+ORIGINAL_GOAL = 8.0  # x the original component's records/s at 200 ms
+MEMORY_GOAL_MB = 250  # the largest process of the component
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _METRIC = re.compile(r'METRIC: (\{.*"metric":\s*"record_count".*\})')
 _REQUESTS = re.compile(r"\| (\w+): (\d+) requests? \(")  # the stream's list requests, "1 request" too
@@ -187,6 +207,7 @@ class SimProcess:
         self.url: str = hello["url"]
         self.token: str = hello["token"]
         self.totals: dict[str, int] = hello["totals"]
+        self.record_kb: dict[str, float] = hello.get("record_kb", {})
 
     def _reply(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -200,6 +221,12 @@ class SimProcess:
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
         return self._reply()
+
+    def mutate(self) -> dict[str, list[Any]]:
+        """Insert and update a few records; the totals follow. Returns the changed keys per endpoint."""
+        reply = self.command("mutate")
+        self.totals = reply["totals"]
+        return reply["changed"]
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -235,6 +262,8 @@ class Result:
     cpu: float = 0.0
     ok: bool = True
     note: str = ""
+    parallel: int = 1  # processes of the case that can use a core at once (CPU floor)
+    alone: bool = False  # the big stream alone
 
     @property
     def rate(self) -> float:
@@ -242,8 +271,18 @@ class Result:
 
     @property
     def net_floor(self) -> float:
-        """The issue's network floor: pages x latency / concurrency."""
-        return self.pages * self.latency / 1000 / self.concurrency
+        """Issue 19's network floor: requests x latency / concurrency."""
+        return self.requests * self.latency / 1000 / self.concurrency
+
+    @property
+    def cpu_floor(self) -> float:
+        """CPU seconds over the cores the case can use."""
+        return self.cpu / max(1, min(CPUS, self.parallel))
+
+    @property
+    def bound(self) -> float:
+        """The larger floor: max(network floor, CPU floor)."""
+        return max(self.cpu_floor, self.net_floor)
 
 
 def tap_env() -> dict[str, str]:
@@ -297,6 +336,31 @@ def catalog_for(tmp: Path, config_path: Path, streams: set[str] | None) -> Path 
     return path
 
 
+def tap_streams() -> list[str]:
+    """Every stream of the tap, in its endpoint table's order."""
+    from tap_daktela.endpoints import ENDPOINTS
+
+    return [endpoint.name for endpoint in ENDPOINTS]
+
+
+def missing_keys(folder: Path, changed: dict[str, list[Any]]) -> dict[str, list[str]]:
+    """Changed records (endpoint -> keys) that are not a row of the endpoint's CSV table, by primary key column."""
+    from tap_daktela.endpoints import ENDPOINTS
+
+    primary = {endpoint.name: endpoint.primary_key for endpoint in ENDPOINTS}
+    missing: dict[str, list[str]] = {}
+    for ep, keys in changed.items():
+        path = folder / f"{ep}.csv"
+        found: set[str] = set()
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as fh:
+                found = {row.get(primary.get(ep, "name")) or "" for row in csv.DictReader(fh)}
+        lost = [str(key) for key in keys if str(key) not in found]
+        if lost:
+            missing[ep] = lost
+    return missing
+
+
 def write_json(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data))
     return path
@@ -322,6 +386,7 @@ class Bench:
         kind: str,
         mode: str,
         launcher: str = "",
+        parallel: int = 1,
     ) -> Result:
         counters = self.sim.command("counters")
         expected = {ep: self.sim.totals[ep] for ep in streams}
@@ -359,6 +424,7 @@ class Bench:
             bytes_sent=counters["bytes_sent"],
             ok=ok,
             note=note,
+            parallel=parallel,
         )
 
     def raw(self, latency: float) -> Result:
@@ -389,7 +455,7 @@ class Bench:
         """Streams read, the catalog selection (None: no catalog, the tap's default of all streams) and a label."""
         if streams:
             return streams, set(streams), ", ".join(streams)
-        if self.streams == list(self.sim.totals):
+        if len(self.streams) == len(tap_streams()):
             return self.streams, None, f"all {len(self.streams)} streams"
         n = len(self.streams)
         return self.streams, set(self.streams), f"{n} stream{'s' if n > 1 else ''}"
@@ -409,6 +475,7 @@ class Bench:
         got = metric_records(run.stderr)
         result = self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="tap", mode=mode)
         result.note = _join(result.note, f"tap logged {logged_requests(run.stderr)} list requests")
+        result.alone = names == [BIG_STREAM] and self.streams != [BIG_STREAM]
         return result
 
     def pipe(self, latency: float, streams: list[str] | None, mode: str = "keys") -> Result:
@@ -433,33 +500,132 @@ class Bench:
             run = measure(["bash", "-c", script], env=tap_env(), cwd=tmp)
             got = csv_rows(tables)
         label = f"tap | target-csv, {what}"
-        return self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="pipe", mode=mode)
+        result = self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="pipe", mode=mode, parallel=2)
+        result.alone = names == [BIG_STREAM] and self.streams != [BIG_STREAM]
+        return result
+
+    def _component(
+        self, data: Path, mode: str, launcher: str, incremental: bool = False, date_to: str = "today"
+    ) -> tuple[Run, dict[str, int]]:
+        """`python -m keboola_wrapper` on the data folder `data` (its config written here; `in/` as it is): the run
+        and the rows of every CSV table it wrote."""
+        params = {
+            "connection": {"url": self.sim.url, "username": "api_user", "#password": "s3cret-Pa55"},
+            "data_selection": {
+                "date_from": "2000-01-01",
+                "date_to": date_to,
+                "nested_objects": mode,
+                "endpoints": [{"endpoint": ep} for ep in self.streams],
+            },
+            "destination": {"incremental": incremental},
+            "advanced": {},
+        }
+        write_json(data / "config.json", {"parameters": params})
+        env = {**tap_env(), "KBC_DATADIR": str(data), "KBC_DAKTELA_LAUNCHER": launcher}
+        env.pop("KBC_RUNID", None)
+        self.sim.command("reset")
+        run = measure([sys.executable, "-m", "keboola_wrapper"], env=env, cwd=REPO)
+        return run, csv_rows(data / "out" / "tables")
+
+    def _component_concurrency(self) -> int:
+        """Requests the component has in flight at most: its default budget, split among the pipelines at once."""
+        from keboola_wrapper.translation import requests_share
+
+        running = min(WRAPPER_PARALLEL, len(self.streams))
+        return requests_share(TAP_CONCURRENCY, len(self.streams), WRAPPER_PARALLEL) * running
 
     def wrapper(self, latency: float, mode: str = "keys", launcher: str = "fork") -> Result:
         """The component end to end; `launcher="exec"` starts every tap and target as a fresh process."""
-        endpoints = self.streams
         with tempfile.TemporaryDirectory(prefix="bench-kbc-") as d:
+            run, got = self._component(Path(d), mode, launcher)
+        label = f"keboola_wrapper, {len(self.streams)} endpoints" + (
+            ", no launcher (exec)" if launcher == "exec" else ""
+        )
+        return self._finish(
+            label,
+            latency,
+            run,
+            got,
+            self.streams,
+            self._component_concurrency(),
+            kind="wrapper",
+            mode=mode,
+            launcher=launcher,
+            parallel=CPUS,
+        )
+
+    def nightly(self, latency: float) -> list[Result]:
+        """The nightly job: a whole read (incremental configuration, no state yet), a few changes in the simulator,
+        then the incremental run from the first run's state. The second must bring every changed record."""
+        conc = self._component_concurrency()
+        n = len(self.streams)
+        # the simulator stamps its changes with the current time, which `date_to: today` (midnight) leaves to the
+        # next day's run
+        until = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+        with tempfile.TemporaryDirectory(prefix="bench-nightly-") as d:
             data = Path(d)
-            params = {
-                "connection": {"url": self.sim.url, "username": "api_user", "#password": "s3cret-Pa55"},
-                "data_selection": {
-                    "date_from": "2000-01-01",
-                    "date_to": "today",
-                    "nested_objects": mode,
-                    "endpoints": [{"endpoint": ep} for ep in endpoints],
-                },
-                "destination": {"incremental": False},
-                "advanced": {},
-            }
-            write_json(data / "config.json", {"parameters": params})
-            env = {**tap_env(), "KBC_DATADIR": str(data), "KBC_DAKTELA_LAUNCHER": launcher}
-            env.pop("KBC_RUNID", None)
-            self.sim.command("reset")
-            run = measure([sys.executable, "-m", "keboola_wrapper"], env=env, cwd=REPO)
-            got = csv_rows(data / "out" / "tables")
-        conc = TAP_CONCURRENCY // WRAPPER_PARALLEL * WRAPPER_PARALLEL
-        label = f"keboola_wrapper, {len(endpoints)} endpoints" + (", no launcher (exec)" if launcher == "exec" else "")
-        return self._finish(label, latency, run, got, endpoints, conc, kind="wrapper", mode=mode, launcher=launcher)
+            run, got = self._component(data, "keys", "fork", incremental=True, date_to=until)
+            whole = self._finish(
+                f"keboola_wrapper whole read, {n} endpoints (incremental config, no state)",
+                latency,
+                run,
+                got,
+                self.streams,
+                conc,
+                kind="whole",
+                mode="keys",
+                launcher="fork",
+                parallel=CPUS,
+            )
+            (data / "in").mkdir(exist_ok=True)
+            state = data / "out" / "state.json"
+            had_state = state.exists()
+            if had_state:
+                shutil.copy(state, data / "in" / "state.json")
+            shutil.rmtree(data / "out", ignore_errors=True)
+            changed = {ep: keys for ep, keys in self.sim.mutate().items() if ep in self.streams}
+            self.pages_by_endpoint = {ep: max(1, math.ceil(k / PAGE)) for ep, k in self.sim.totals.items()}
+            run, got = self._component(data, "keys", "fork", incremental=True, date_to=until)
+            missing = missing_keys(data / "out" / "tables", changed)
+        counters = self.sim.command("counters")
+        rows = sum(got.get(ep, 0) for ep in self.streams)
+        n_changed = sum(len(keys) for keys in changed.values())
+        ok = run.returncode == 0 and had_state and not missing and whole.ok
+        note = "" if run.returncode == 0 else f"exit {run.returncode}: {_last_line(run.stderr)}"
+        if missing:
+            note = _join(note, f"changed records missing from the tables: {missing}")
+        if not whole.ok:
+            note = _join(note, "the whole read before it failed")
+        if not had_state:
+            note = _join(note, "the whole read wrote no out/state.json")
+        self.checks.append(
+            f"{'OK ' if ok else 'BAD'} keboola_wrapper incremental [keys] @ {latency:g} ms: {rows} rows, among them "
+            f"every one of the {n_changed} records changed since the whole read: {'yes' if not missing else 'no'}"
+            + (f" — {note}" if note else "")
+        )
+        incremental = Result(
+            case=f"keboola_wrapper incremental, {n} endpoints, {n_changed} records changed",
+            kind="incremental",
+            mode="keys",
+            launcher="fork",
+            streams=n,
+            latency=latency,
+            records=rows,
+            expected=rows,
+            wall=run.wall,
+            cpu=run.cpu,
+            peak_tree=run.peak_tree,
+            peak_max=run.peak_max,
+            requests=counters["requests"],
+            peak_in_flight=counters["peak_in_flight"],
+            pages=n,
+            concurrency=conc,
+            bytes_sent=counters["bytes_sent"],
+            ok=bool(ok),
+            note=note,
+            parallel=CPUS,
+        )
+        return [whole, incremental]
 
     def plan(self, cases: list[str], single: bool = True) -> list[tuple[str, Any]]:
         """(case, function of the latency) in table order: raw, tap, pipe, then the component's variants; with
@@ -477,6 +643,8 @@ class Bench:
                 method = self.tap if kind == "tap" else self.pipe
                 for streams in [*big, None]:
                     steps.append((case, lambda lat, m=method, s=streams, md=mode: m(lat, s, md)))
+            elif kind == "nightly":
+                steps.append((case, self.nightly))
             else:
                 steps.append((case, lambda lat, md=mode, ln=launcher: self.wrapper(lat, md, ln)))
         return steps
@@ -535,25 +703,27 @@ Columns:
   `json.loads` of every page of every endpoint, full records (no `fields[]`), nothing written. *tap > /dev/null*:
   `tap-daktela` alone (static token). *tap | target-csv*: the two piped as the component configures them.
   *keboola_wrapper*: `python -m keboola_wrapper` end to end (login, every endpoint, CSV tables and manifests),
-  its taps and targets forked by its launcher, or started fresh with `KBC_DAKTELA_LAUNCHER=exec` (*no launcher*).
+  its taps and targets forked by its launcher, or started fresh with `KBC_DAKTELA_LAUNCHER=exec` (*no launcher*);
+  *whole read* and *incremental*: the nightly case (see its table).
 - *mode*: the tap's `nested_objects` (the component's `data_selection.nested_objects`): `keys` = references as key
   + title columns, asked for with dotted `fields[]`; `full` = embedded copies. The raw floor reads full records.
 - *latency ms*: latency the simulator adds to every request.
 - *records*: records out (tap: its `record_count` metrics; pipe and component: CSV data rows); ✗ = not the
   simulator's count for some endpoint (see the checks below).
-- *requests*: HTTP requests the simulator answered, as measured: list pages plus logins, `whoim`, discovery samples
-  and, in `keys` mode, one one-record sample request per stream and one dotted-`fields[]` probe per run.
+- *requests*: HTTP requests the simulator answered, as measured: list pages plus logins, `whoim` and whatever
+  the tap asks to learn about the instance (samples, probes).
 - *MB served*: MiB of response bodies the simulator sent.
-- *CPU s*: user + system seconds of the case's whole process tree (bash, tap, target, component, launcher and
-  its forks).
+- *CPU s*: user + system seconds of the case's whole process tree (bash, tap, target, component, the forkserver
+  and its children).
 - *wall s*: elapsed seconds; *records/s*: records / wall.
 - *rate / raw*: records/s over the raw floor's records/s at the same latency (above 1: faster than the floor).
 - *wall / raw*: wall over the raw floor's wall at the same latency; `-` for a case that reads fewer streams.
 - *vs original*: records/s over the original component's (939 at 0 ms, 745 at 200 ms).
-- *net floor s*: list pages x latency / concurrency (raw 1; tap 10 per stream; component 3 endpoints x 3
-  requests); `-` at 0 ms.
-- *CPU floor s*: CPU s over the {cpus} cores. *wall / max(floors)*: wall over the larger of the CPU and network
-  floors (1.00 = no idle core and no idle connection).
+- *net floor s*: requests x latency / concurrency (issue 19's network floor; raw 1; tap 10; the component its
+  request budget split among the endpoints running at once, 3 x 3); `-` at 0 ms.
+- *CPU floor s*: CPU s over the cores the case can use: one for a single process (raw, tap), two for tap and
+  target, all {cpus} for the component. *wall / max(floors)*: wall over the larger of the CPU and network floors
+  (1.00 = no idle core and no idle connection).
 - *peak RSS tree MB*: peak of the summed RSS of the case's process tree; *peak RSS max proc MB*: of its largest
   process (both sampled every 50 ms; the simulator's process is not included).
 - *peak in-flight*: most requests the simulator was serving at once."""
@@ -629,17 +799,158 @@ def side_by_side(results: list[Result], latency: float) -> list[str]:
     return [*lines, ""]
 
 
+NIGHTLY_LEGEND = """\
+*whole read*: the component's first run with `incremental: true` and no state: every stream read whole (what a
+periodic whole read costs; a run with `incremental: false` reads the same). *incremental*: the next run, from the
+first run's `out/state.json`, after a handful of records were inserted and updated in the simulator; its check
+confirms every changed record is a row of its table. *requests per stream*: requests / streams (issue 19: at most
+2 per stream plus a login and a `whoim` per run). *net floor*: requests x latency / the component's concurrency;
+*wall ÷ max(floors)*: over the larger of that and CPU s / cores."""
+
+
+def nightly_table(results: list[Result], latency: float) -> list[str]:
+    """The nightly case at one latency: the whole read and the incremental run side by side."""
+    whole = next((r for r in results if r.kind == "whole" and r.latency == latency), None)
+    inc = next((r for r in results if r.kind == "incremental" and r.latency == latency), None)
+    if whole is None or inc is None:
+        return []
+    measures: list[tuple[str, str, Any]] = [
+        ("requests", "{:,.0f}", lambda r: r.requests),
+        ("requests per stream", "{:.2f}", lambda r: r.requests / r.streams),
+        ("records (rows written)", "{:,.0f}", lambda r: r.records),
+        ("MB served", "{:,.1f}", lambda r: r.bytes_sent / 2**20),
+        ("CPU s", "{:.1f}", lambda r: r.cpu),
+        ("wall s", "{:.1f}", lambda r: r.wall),
+        ("net floor s", "{:.2f}", lambda r: r.net_floor),
+        ("wall ÷ net floor", "{:.2f}", lambda r: r.wall / r.net_floor if r.net_floor else None),
+        ("wall ÷ max(floors)", "{:.2f}", lambda r: r.wall / r.bound if r.bound else None),
+        ("peak RSS max proc MB", "{:.0f}", lambda r: r.peak_max / 2**20),
+    ]
+    lines = [
+        f"Nightly run @ {latency:g} ms ({inc.streams} endpoints, concurrency {inc.concurrency}): "
+        f"{inc.case.split(', ')[-1]} since the whole read.",
+        "",
+        "| measure | whole read | incremental | incremental / whole |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, fmt, get in measures:
+        a, b = get(whole), get(inc)
+        cells = [fmt.format(v) if v is not None else "-" for v in (a, b)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {_ratio(b, a) if a and b is not None else '-'} |")
+    return [*lines, ""]
+
+
+def goals_table(results: list[Result], scale: str) -> list[str]:
+    """Issue 19's goals, each measured in this run, PASS or FAIL (n/a when the run lacks the case)."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def find(kind: str, latency: float, **attrs: Any) -> Result | None:
+        return next(
+            (
+                r
+                for r in results
+                if r.kind == kind and r.latency == latency and all(getattr(r, k) == v for k, v in attrs.items())
+            ),
+            None,
+        )
+
+    for latency in (0.0, 200.0):
+        inc = find("incremental", latency)
+        limit = 2 * inc.streams + 2 if inc else 0
+        rows.append(
+            (
+                f"incremental run, few changes, {latency:g} ms: requests",
+                f"{inc.requests} ({inc.requests / inc.streams:.2f} per stream)" if inc else "n/a",
+                f"≤ 2 per stream + 2 = {limit}" if inc else "≤ 2 per stream + 2",
+                inc.requests <= limit if inc else None,
+            )
+        )
+    inc = find("incremental", 200.0)
+    rows.append(
+        (
+            "incremental run, few changes, 200 ms: wall ÷ network floor",
+            f"{inc.wall / inc.net_floor:.2f}x ({inc.wall:.1f} s vs {inc.net_floor:.2f} s)" if inc else "n/a",
+            f"≤ {INCREMENTAL_WALL_GOAL}x",
+            inc.wall <= INCREMENTAL_WALL_GOAL * inc.net_floor if inc else None,
+        )
+    )
+    tap = find("tap", 200.0, mode="keys", alone=True)
+    rows.append(
+        (
+            f"tap alone, {BIG_STREAM}, 200 ms, {TAP_CONCURRENCY} in flight: wall ÷ max(network floor, CPU)",
+            f"{tap.wall / tap.bound:.2f}x ({tap.wall:.1f} s vs net {tap.net_floor:.1f} s, CPU {tap.cpu_floor:.1f} s)"
+            if tap
+            else "n/a",
+            f"≤ {TAP_ALONE_GOAL}x",
+            tap.wall <= TAP_ALONE_GOAL * tap.bound if tap else None,
+        )
+    )
+    comp0 = find("wrapper", 0.0, mode="keys", launcher="fork")
+    raw0 = find("raw", 0.0)
+    rows.append(
+        (
+            "component end to end, every stream, keys, 0 ms: records/s ÷ raw floor's",
+            f"{comp0.rate / raw0.rate:.2f}x" if comp0 and raw0 and comp0.streams == raw0.streams else "n/a",
+            f"≥ {RAW_GOAL:g}x",
+            comp0.rate >= RAW_GOAL * raw0.rate if comp0 and raw0 and comp0.streams == raw0.streams else None,
+        )
+    )
+    comp200 = find("wrapper", 200.0, mode="keys", launcher="fork")
+    rows.append(
+        (
+            "component end to end, every stream, keys, 200 ms: records/s ÷ the original component's",
+            f"{comp200.rate / REFERENCE[200.0]:.2f}x" if comp200 else "n/a",
+            f"≥ {ORIGINAL_GOAL:g}x",
+            comp200.rate >= ORIGINAL_GOAL * REFERENCE[200.0] if comp200 else None,
+        )
+    )
+    component = [r for r in results if r.kind in ("wrapper", "whole", "incremental") and r.mode == "keys"]
+    peak = max((r.peak_max for r in component), default=0) / 2**20
+    data = {"bench": "1x data", "bench10": "10x data"}.get(scale, f"scale {scale}")
+    rows.append(
+        (
+            f"component, keys: peak RSS of the largest process, {data}",
+            f"{peak:.0f} MB" if component else "n/a",
+            f"< {MEMORY_GOAL_MB} MB",
+            peak < MEMORY_GOAL_MB if component else None,
+        )
+    )
+    other = "10x data (`--scale bench10`)" if scale != "bench10" else "1x data (`--scale bench`)"
+    rows.append((f"component, keys: peak RSS of the largest process, {other}", "not in this run", "", None))
+    lines = [
+        f"Issue 19's goals, measured in this run (scale `{scale}`):",
+        "",
+        "| goal | measured | target | result |",
+        "|---|---:|---:|---|",
+    ]
+    for goal, measured, target, passed in rows:
+        verdict = "n/a" if passed is None else "PASS" if passed else "FAIL"
+        lines.append(f"| {goal} | {measured} | {target} | {verdict} |")
+    return lines
+
+
 def render(
-    results: list[Result], scale: str, totals: dict[str, int], checks: list[str], load: tuple[float, float]
+    results: list[Result],
+    scale: str,
+    totals: dict[str, int],
+    checks: list[str],
+    load: tuple[float, float],
+    record_kb: dict[str, float] | None = None,
+    mutated: bool = False,
 ) -> str:
     raw = {r.latency: r for r in results if r.kind == "raw"}
     read = sorted({r.streams for r in results})
+    sizes = ", ".join(f"{ep} {kb:g} KB" for ep, kb in (record_kb or {}).items())
     lines = [
         f"Commit `{git_revision()}`.",
         f"Scale `{scale}`: {sum(totals.values()):,} records in {len(totals)} endpoints "
         f"({', '.join(f'{k}={v}' for k, v in totals.items())}); page size {PAGE}; {os.cpu_count()} CPUs; "
         f"1-min load average {load[0]:.2f} at start, {load[1]:.2f} at end (other work on the machine skews times).",
     ]
+    if sizes:
+        lines.append(f"Average record served without `fields[]` (real-size payloads): {sizes}.")
+    if mutated:
+        lines.append("The nightly case inserts a few records: cases after it read those too (counts checked).")
     if read and read[-1] != len(totals):
         lines.append(f"Cases limited to {read[-1]} of the {len(totals)} endpoints (`--streams`).")
     lines += ["", COLUMNS, "|---|---|" + "---:|" * (COLUMNS.count("|") - 3)]
@@ -651,8 +962,7 @@ def render(
         vs_ref = _ratio(r.rate, ref, "{:.2f}x") if ref else "-"
         net = f"{r.net_floor:.1f}" if r.latency else "-"
         records = f"{r.records:,}" + ("" if r.ok else " ✗")
-        cpu_floor = r.cpu / CPUS
-        bound = max(cpu_floor, r.net_floor if r.latency else 0.0)
+        cpu_floor, bound = r.cpu_floor, r.bound
         lines.append(
             f"| {r.case.replace('|', chr(92) + '|')} | {r.mode} | {r.latency:g} | {records} | {r.requests:,} "
             f"| {_mb1(r.bytes_sent)} | {r.cpu:.1f} | {r.wall:.1f} | {r.rate:,.0f} | {vs_raw} | {wall_raw} | {vs_ref} "
@@ -665,6 +975,12 @@ def render(
         side += side_by_side(results, latency)
     if side:
         lines += [*side, SIDE_LEGEND, ""]
+    night: list[str] = []
+    for latency in dict.fromkeys(r.latency for r in results):
+        night += nightly_table(results, latency)
+    if night:
+        lines += [*night, NIGHTLY_LEGEND, ""]
+    lines += [*goals_table(results, scale), ""]
     lines += [
         LEGEND.format(cpus=CPUS),
         "",
@@ -709,18 +1025,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check_endpoints(totals: dict[str, int], wanted: list[str] | None) -> list[str]:
     """The endpoints every case reads: the simulator must serve each of the tap's streams (else raw would miss
     some); `wanted` (--streams) must name some of them."""
-    from tap_daktela.endpoints import ENDPOINTS
-
-    names = [endpoint.name for endpoint in ENDPOINTS]
+    names = tap_streams()
     missing = sorted(set(names) - set(totals))
     if missing:
         raise SystemExit(f"the simulator serves no {missing}: the benchmark would not cover every stream")
     if not wanted:
-        return list(totals)
-    unknown = sorted(set(wanted) - set(totals))
+        return names
+    unknown = sorted(set(wanted) - set(names))
     if unknown:
-        raise SystemExit(f"unknown stream(s) {unknown}; choose from {','.join(totals)}")
-    return [ep for ep in totals if ep in wanted]
+        raise SystemExit(f"unknown stream(s) {unknown}; choose from {','.join(names)}")
+    return [ep for ep in names if ep in wanted]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -728,6 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     print(f"starting simulator (scale {a.scale}) ...", file=sys.stderr, flush=True)
     sim = SimProcess(a.scale)
+    totals = dict(sim.totals)  # the nightly case's changes add a few records; the header shows the data at start
     results: list[Result] = []
     try:
         bench = Bench(sim, a.scale, check_endpoints(sim.totals, a.stream_list))
@@ -735,18 +1050,21 @@ def main(argv: list[str] | None = None) -> int:
         for latency in a.latencies:
             sim.command(f"latency {latency}")
             for _, fn in steps:
-                r = fn(latency)
-                print(
-                    f"  {r.case} [{r.mode}] @ {latency:g} ms: {r.records} records in {r.wall:.1f} s "
-                    f"({r.rate:,.0f}/s), {r.cpu:.1f} CPU s, {r.requests} requests, {_mb1(r.bytes_sent)} MB served"
-                    f"{'' if r.ok else '  FAILED: ' + r.note}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                results.append(r)
+                outcome = fn(latency)
+                for r in outcome if isinstance(outcome, list) else [outcome]:
+                    print(
+                        f"  {r.case} [{r.mode}] @ {latency:g} ms: {r.records} records in {r.wall:.1f} s "
+                        f"({r.rate:,.0f}/s), {r.cpu:.1f} CPU s, {r.requests} requests, {_mb1(r.bytes_sent)} MB "
+                        f"served{'' if r.ok else '  FAILED: ' + r.note}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    results.append(r)
     finally:
         sim.close()
-    report = render(results, a.scale, sim.totals, bench.checks, (load_start, os.getloadavg()[0]))
+    report = render(
+        results, a.scale, totals, bench.checks, (load_start, os.getloadavg()[0]), sim.record_kb, sim.totals != totals
+    )
     sys.stdout.write(report)
     sys.stdout.flush()
     a.output.parent.mkdir(parents=True, exist_ok=True)
