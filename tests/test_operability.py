@@ -220,3 +220,13 @@ def test_meltano_run_log_is_the_run_not_the_chatter(tmp_path, sim):
     assert f"tickets: {len(sim.records('tickets'))} records, " in log
     assert f"users: {len(sim.records('users'))} records, " in log
     assert "Run summary: 2 streams, " in log
+
+
+def test_failed_run_summary_then_the_error_line(tmp_path, fresh_sim, discovered_catalog):
+    fresh_sim.knobs.forbidden_endpoints = {"users"}
+    run = sync(tmp_path, fresh_sim, discovered_catalog, page_size=20)
+    assert run.returncode == 1
+    lines = summary_lines(run.stderr)
+    assert lines["tickets"].startswith(f"{len(fresh_sim.records('tickets'))} records, ")
+    assert lines["users"].endswith("(stopped by an error)"), lines["users"]
+    assert run.error_line.startswith("tap-daktela: error: no rights for endpoint 'users' (HTTP 403)"), run.error_line
