@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -194,8 +195,14 @@ def test_about_lists_the_supported_pythons(tmp_path):
 
 def test_package_builds_without_setuptools_warnings(tmp_path):
     """The SPDX `license` string (no deprecated license table): building the wheel warns about nothing."""
+    source = tmp_path / "source"  # a copy: building in place would leave build/ and *.egg-info in the clone
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    for package in ("tap_daktela", "keboola_wrapper"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     done = subprocess.run(
-        [str(BIN / "pip"), "wheel", "--no-deps", "--no-cache-dir", "-w", str(tmp_path), str(REPO)],
+        [str(BIN / "pip"), "wheel", "--no-deps", "--no-cache-dir", "-w", str(tmp_path / "wheel"), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
