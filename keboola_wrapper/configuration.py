@@ -27,8 +27,8 @@ from keboola.component.exceptions import UserException
 from tap_daktela.dates import parse_date_setting
 from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaConfigError
+from tap_daktela.query import MAX_PAGE_SIZE
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES
-from tap_daktela.tap import MAX_PAGE_SIZE
 from tap_daktela.unknown_settings import unknown_setting_warnings
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import typing as t
 from dataclasses import dataclass
 
 Condition = dict[str, t.Any]  # {"field", "operator", "value"} or {"logic", "filters"}
+MAX_PAGE_SIZE = 1000  # the most records Daktela answers per request (`take`)
 
 
 def condition(field: str, operator: str, value: t.Any) -> Condition:

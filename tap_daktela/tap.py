@@ -27,6 +27,7 @@ from tap_daktela.input_files import invalid_json_file
 from tap_daktela.instance_facts import InstanceFacts
 from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
 from tap_daktela.log_noise import quiet_sdk_chatter
+from tap_daktela.query import MAX_PAGE_SIZE
 from tap_daktela.references import DEFAULT_NESTED_OBJECTS_MODE, NESTED_OBJECTS_MODES, schema_for_mode
 from tap_daktela.run_summary import RunSummary
 from tap_daktela.session import build_session, tls_verify
@@ -37,7 +38,6 @@ from tap_daktela.tally import log_summary
 from tap_daktela.unknown_settings import setting_names, unknown_setting_warnings
 
 DEFAULT_TIMEZONE = "Europe/Prague"
-MAX_PAGE_SIZE = 1000
 SECRET_SETTINGS = ("password", "access_token")
 
 
