@@ -107,9 +107,9 @@ def print_agent_state(tables: Path) -> None:
     say(f"\n  Live agent state (realtimeSessions): {len(rows)} agents logged in, snapshot taken {', '.join(taken)}")
     say("    " + ", ".join(f"{state}: {count}" for state, count in sorted(states.items())))
     for row in rows[:5]:
-        agent = titles.get(row["id_agent"], "? (not in users.csv)")
+        agent = f"{titles.get(row['id_agent'], '? (not in users.csv)')} ({row['id_agent']})"
         pause = f", pause {row['id_pause_title']}" if row.get("id_pause_title") else ""
-        say(f"    {agent:<22} {row['state']:<8} since {row['statetime']}{pause}")
+        say(f"    {agent:<36} {row['state']:<8} since {row['statetime']}{pause}")
 
 
 def fail(step: str, log_file: Path, lines: list[str]) -> int:
@@ -222,8 +222,8 @@ def main() -> int:
     say(f"Keboola component: {keboola_seconds:.1f}s, {len(keboola_tables)} tables")
     print_tables(keboola_tables)
     say(f"  CSVs + manifests: {(OUT / 'keboola-data' / 'out' / 'tables').relative_to(REPO)}/")
-    print_agent_state(OUT / "keboola-data" / "out" / "tables")
     say(f"  Keboola state:    {(OUT / 'keboola-data' / 'out' / 'state.json').relative_to(REPO)}")
+    print_agent_state(OUT / "keboola-data" / "out" / "tables")
     full_seconds, full_tables = full
     full_rows = sum(rows for _, rows, _ in full_tables)
     say(f"\nMeltano, first run: {full_seconds:.1f}s, {len(full_tables)} tables, {full_rows:,} rows")
