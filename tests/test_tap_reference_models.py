@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tap_daktela.endpoints import ENDPOINTS_BY_NAME, SNAPSHOT_TIME
+from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, SNAPSHOT_TIME
 from tap_daktela.references import references
 from tests.conftest import run_tap, select, tap_config
 from tests.simulator import DaktelaSimulator
@@ -186,6 +186,17 @@ def flat_run(sim, tmp_path_factory, discovered_catalog):
     run = run_tap(tmp_path_factory.mktemp("flat"), config, catalog=catalog_for(discovered_catalog, streams))
     assert run.returncode == 0, run.stderr
     return run
+
+
+def test_the_references_to_new_streams_are_the_ones_checked_below():
+    """Every reference (at any depth) that points at one of the twelve streams, from the committed references."""
+    found = {
+        (endpoint.name, path): reference.streams
+        for endpoint in ENDPOINTS
+        for path, reference in references(endpoint.name).items()
+        if set(reference.streams) & set(NEW_STREAMS)
+    }
+    assert found == {key: (target,) for key, target in JOINS.items()}
 
 
 @pytest.mark.parametrize(("stream", "prop"), list(JOINS))
