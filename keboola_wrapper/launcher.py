@@ -1,6 +1,6 @@
 """Start `tap-daktela` and `target-csv` processes without paying their start-up every time.
 
-A new Python process spends ~0.35 s of CPU importing singer-sdk before it reads a byte, and a full run starts 46
+A new Python process spends ~0.35 s of CPU importing singer-sdk before it reads a byte, and a full run starts 70
 of them (a tap and a target per endpoint). `ForkStarter` uses the standard library's `multiprocessing`
 forkserver with both programs preloaded (`set_forkserver_preload`): one server process imports them once, and
 each start forks a ready child from it. Each child is still its own OS process running the program's command
@@ -13,16 +13,19 @@ its own CPU time and peak RSS back on the same socket as it ends (unknown when i
 `ExecStarter` starts the same programs with plain `subprocess` (set `KBC_DAKTELA_LAUNCHER=exec`), for comparison
 and as a way out should forking ever misbehave.
 
-Measured in one run (scale `bench`, 23 endpoints, `keys` mode, 0 ms, the component end to end, median of 3,
-CPU s / wall s): this forkserver 18.9 / 11.3, the hand-written fork server it replaced (267 lines: SOCK_SEQPACKET,
-descriptor passing, SIGCHLD pipe) 19.0 / 11.2, fresh processes (exec) 32.4 / 18.5. The standard mechanism keeps
-the whole saving (within 1%), so the hand-written server is gone; see docs/benchmark.md.
+Measured in one run (scale `bench`, all 35 endpoints, `keys` mode, 0 ms, the component end to end, median of
+3 runs in alternating order on a shared 2-core machine; CPU s / wall s): this forkserver 13.7 / 19.8, the
+hand-written fork server it replaced (SOCK_SEQPACKET, descriptor passing, SIGCHLD pipe; 267 lines) 21.9 / 38.6,
+fresh processes (exec) 40.9 / 87.1. The standard mechanism keeps the whole saving and adds some: its children end
+with `os._exit` after flushing, as every multiprocessing child does, instead of tearing down the interpreter
+they inherited (~0.08 CPU-s a process). Details: docs/benchmark.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
@@ -213,6 +216,8 @@ def _child(program: str, args: list[str], env: dict[str, str], cwd: str, channel
     try:
         code = _run_main(program)
     finally:
+        # the child ends with os._exit, as multiprocessing's children do, so flush what the interpreter's exit would
+        logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
