@@ -36,10 +36,13 @@ def progress_interval() -> float:
         return PROGRESS_INTERVAL_SECONDS
 
 
+PROGRESS_MARKER = " so far in "
+
+
 def progress_line(stream: str, records: int, seconds: float) -> str:
     """`tickets: 120000 records so far in 30 s (4000 records/s)`."""
     rate = records / seconds if seconds > 0 else 0.0
-    return f"{stream}: {plural(records, 'record')} so far in {seconds:.0f} s ({rate:.0f} records/s)"
+    return f"{stream}: {plural(records, 'record')}{PROGRESS_MARKER}{seconds:.0f} s ({rate:.0f} records/s)"
 
 
 @dataclass

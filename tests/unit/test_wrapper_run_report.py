@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from keboola_wrapper.run_report import csv_rows, endpoint_line, tap_tally, total_line
-from tap_daktela.run_summary import RunSummary, StreamTally
+from keboola_wrapper.run_report import csv_rows, endpoint_line, progress_text, tap_tally, total_line
+from tap_daktela.run_summary import RunSummary, StreamTally, progress_line
 
 
 def test_tap_tally_reads_the_last_summary_line():
@@ -48,3 +48,9 @@ def test_endpoint_line_without_the_taps_numbers():
 def test_total_line():
     assert total_line({"tickets": 60, "users": 1}) == "Extracted 2 endpoints, 61 rows: tickets, users"
     assert total_line({"users": 1}) == "Extracted 1 endpoint, 1 row: users"
+
+
+def test_progress_text_is_the_taps_message():
+    logged = f"2026-01-01 10:00:00,000 | INFO     | tap-daktela.tickets  | {progress_line('tickets', 9000, 30)}"
+    assert progress_text(logged) == "tickets: 9000 records so far in 30 s (300 records/s)"
+    assert progress_text("2026-01-01 10:00:00,000 | INFO     | tap-daktela | Beginning sync of 'tickets'") is None
