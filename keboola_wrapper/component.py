@@ -212,7 +212,7 @@ class Component(ComponentBase):
         redact = Redactor([config.password, token])
         tables_dir = Path(self.tables_out_path)
         tables_dir.mkdir(parents=True, exist_ok=True)
-        full_loads = [p.endpoint for p in plans if ENDPOINTS_BY_NAME[p.endpoint].full_table]
+        full_loads = [p.endpoint for p in plans if ENDPOINTS_BY_NAME[p.endpoint].replaces_table(p.primary_key)]
         if config.incremental and full_loads:
             log.info("Loaded in full whatever the load type (they are read whole every run): %s", ", ".join(full_loads))
         phase["pipelines"] = True
@@ -259,7 +259,7 @@ class Component(ComponentBase):
         )
         tables.finalize_csv(result.csv_path, raw, columns)
         primary_key = tables.sanitize_columns(plan.primary_key)
-        incremental = config.incremental and not ENDPOINTS_BY_NAME[plan.endpoint].full_table
+        incremental = config.incremental and not ENDPOINTS_BY_NAME[plan.endpoint].replaces_table(plan.primary_key)
         tables.write_table_manifest(self, plan.endpoint, columns, types, primary_key, incremental)
         return {"columns": columns, "types": {c: types.get(c, "STRING") for c in columns}}
 

@@ -212,11 +212,6 @@ def test_a_row_without_the_snapshot_time_in_its_key_still_loads_the_snapshot_in_
     assert manifest["incremental"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keboola_wrapper/component.py loads every full table in full; it should ask "
-    "Endpoint.replaces_table(primary_key), which lets a snapshot keyed by its snapshot_time append",
-)
 def test_a_row_keyed_by_agent_and_snapshot_time_appends_snapshots(sim, tmp_path):
     proc = run(history_row(), tmp_path / "data", sim.url)
     assert proc.returncode == 0, proc.stderr
