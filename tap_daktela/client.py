@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 import typing as t
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -89,6 +90,8 @@ class DaktelaStream(RESTStream):
         self.daktela = tap  # the run: token, session, time zone, dates, what the instance supports
         self.date_filter_fallback = False
         self._sampled = False
+        self._prefetched: tuple[ListQuery, Future, bool] | None = None  # asked for ahead (`prefetch`): page or not
+        self._starting_ahead: tuple[t.Any] | None = None  # the bookmark `prefetch` reads from
 
     # --- what the SDK asks of a REST stream ---------------------------------------------------------------
 
@@ -191,11 +194,17 @@ class DaktelaStream(RESTStream):
 
     def fetch_body(self, query: ListQuery) -> SpooledBody:
         """Request a page now and decode it later (pages fetched ahead wait compactly), with retries."""
-        return self.request_decorator(self.send_list_request)(query)
+        return self.request_decorator(self._send_in_turn)(query)
 
     def fetch_page(self, query: ListQuery) -> Page:
         """Request and decode a page, retrying both (a malformed body is retried like a 5xx)."""
-        return self.request_decorator(lambda q: self.decode(self.send_list_request(q).content()))(query)
+        return self.request_decorator(lambda q: self.decode(self._send_in_turn(q).content()))(query)
+
+    def _send_in_turn(self, query: ListQuery) -> SpooledBody:
+        """`send_list_request` once one of the run's `max_concurrent_requests` slots is free (streams' requests
+        overlap, see `TapDaktela.prefetch_first_pages`, but never beyond the setting)."""
+        with self.daktela.request_slots:
+            return self.send_list_request(query)
 
     def decode(self, content: bytes) -> Page:
         return decode_list(content, self.name)
@@ -212,9 +221,20 @@ class DaktelaStream(RESTStream):
             and any(f.get("field") == self.replication_key for f in query.filters)
         )
 
-    def read_list(self, query: ListQuery) -> t.Iterator[dict]:
+    def read_list(self, query: ListQuery, first: Future | None = None) -> t.Iterator[dict]:
+        """The records of `query`; `first`: its first page, already asked for (see `prefetch`)."""
+
+        def fetch_page(page_query: ListQuery) -> Page:
+            nonlocal first
+            if first is not None and page_query is query:  # the reader's first request is the query itself
+                body, first = first, None
+                spooled = body.result()
+                if spooled is not None:
+                    return spooled.load()
+            return self.fetch_page(page_query)
+
         reader = ListReader(
-            self.fetch_page,
+            fetch_page,
             self.fetch_body,
             self.decoder,
             query,
@@ -398,27 +418,68 @@ class DaktelaStream(RESTStream):
         return self.daktela.dotted_fields_honoured(self.dottable_kinds, self.facts.dotted)
 
     def _prepared_query(self, context: Context | None) -> ListQuery:
-        """The list query, nested keys dotted as far as the instance is not known to ignore them; before the first
-        one, once per run, what fields the instance sends, so that an outdated catalog says what it misses. Whole
-        records show that themselves; records asked for with `fields[]` cannot, so the stream's facts tell, or,
-        when there are none (or they are a day old), one whole record is read: the most recent, unfiltered (this
-        run's range may hold none)."""
-        query = self.base_query(context, dotting=self._dotting())
+        """The list query, nested keys dotted as far as the instance is not known to ignore them."""
+        return self.base_query(context, dotting=self._dotting())
+
+    def _learn_fields(self, query: ListQuery) -> None:
+        """Before the first query, once per run, what fields the instance sends, so that an outdated catalog says
+        what it misses. Whole records show that themselves; records asked for with `fields[]` cannot, so the
+        stream's facts tell, or, when there are none (or they are a day old), one whole record is read: the most
+        recent of this run's range."""
         if self._sampled or not query.fields:
-            return query
+            return
         self._sampled = True
         if self.facts.fields is not None:
             self.shaper.note_undeclared(skeleton(self.facts.fields))
-            return query
-        order = self.replication_key or self.endpoint.primary_key
+            return
         with self.api_errors():
-            page = self.fetch_page(ListQuery(sort=(order,), take=1, descending=True))
+            page = self.fetch_page(replace(query, fields=(), take=1, descending=True))
         records = [self.decoder.record(raw) for raw in page.raws]
         for record in records:
             self.shaper.note_undeclared(record)
         if records:
             self.facts = InstanceFacts(fields=fields_of(records), dotted=self.facts.dotted)
-        return query
+
+    def get_starting_replication_key_value(self, context: Context | None) -> t.Any:
+        if self._starting_ahead is not None:
+            return self._starting_ahead[0]
+        return super().get_starting_replication_key_value(context)
+
+    def _starting_value_ahead(self) -> t.Any:
+        """The bookmark the SDK will start this stream from, before its sync writes it to the state: the state's
+        value when it is for this replication key (the later of it and `start_date`), else `start_date`."""
+        if not self.replication_key:
+            return None
+        state = self.stream_state
+        value = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
+        start = self.config.get("start_date")
+        if start:
+            value = self.compare_start_date(value, start) if value else start
+        return value
+
+    def prefetch(self, pool: Executor) -> None:
+        """Ask for what the stream's read starts with (the whole record that shows the fields, when needed, and the
+        first page) on `pool` now, so that the requests of streams synced one after another overlap. The query is
+        made here, on the caller's thread (it reads the state), from the bookmark the sync will start from; `_read`
+        takes the page only when its own query filters the same. The page waits compactly (`SpooledBody`), and a
+        failure surfaces in `_read`, as if it had been asked for then."""
+        _ = self.shaper, self.dottable_kinds  # built on this thread, not the pool's
+        self._starting_ahead = (self._starting_value_ahead(),)
+        try:
+            query = self._prepared_query(None)
+        finally:
+            self._starting_ahead = None
+
+        known = {**self.facts.dotted, **self.daktela.dotted_fields_answered({})}
+        unproven = set(self.dotted_kinds(query).values()) - set(known)
+
+        def first_page() -> SpooledBody | None:
+            self._learn_fields(query)
+            # with dotted fields no record has answered yet, the page is asked for in turn, so that an instance that
+            # drops them costs one page read twice in a run, not one per stream asked for ahead
+            return None if unproven else self.fetch_body(query)
+
+        self._prefetched = (query, pool.submit(first_page), not unproven)
 
     def _read(self, context: Context | None) -> t.Iterator[dict]:
         """The list, read once. Each record answers for the dotted `fields[]` asked (`_answered`) until every kind
@@ -426,12 +487,29 @@ class DaktelaStream(RESTStream):
         after the last record emitted. A dotted query rejected (HTTP 400) before any record is asked again
         without them."""
         query = self._prepared_query(context)
+        first: Future | None = None
+        if self._prefetched is not None:
+            (ahead, first, with_page), self._prefetched = self._prefetched, None
+            self.daktela.prefetch_next()
+            if not with_page:
+                first.result()  # the whole record that shows the fields (a failure surfaces here)
+                first = None
+            elif (ahead.filters, ahead.sort) == (query.filters, query.sort):
+                query = ahead  # its dotted fields may differ: the records tell either way
+            else:
+                if not first.cancel():  # asked for another range: read afresh, once the request has ended
+                    with contextlib.suppress(Exception):
+                        first.result()
+                first = None
+        self._learn_fields(query)
         rejected: frozenset[str] = frozenset()
         last: tuple[t.Any, ...] | None = None
         while True:
             kinds = self.dotted_kinds(query)
             try:
-                for record in self._answered(self.read_list(query), query.fields, kinds, rejected):
+                records = self.read_list(query, first)
+                first = None
+                for record in self._answered(records, query.fields, kinds, rejected):
                     key = tuple(record.get(field) for field in self.key_fields)
                     yield record
                     last = key
