@@ -51,7 +51,10 @@ class PostgresServer:
     """`with PostgresServer() as pg: pg.port` - initdb + pg_ctl start on entry, pg_ctl stop + cleanup on exit."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="tap-daktela-pg-"))
+        parent = Path(tempfile.gettempdir())
+        if os.geteuid() == 0 and not _reachable_by_others(parent):  # `nobody` must reach its data directory
+            parent = Path("/tmp")
+        self.root = Path(tempfile.mkdtemp(prefix="tap-daktela-pg-", dir=parent))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
