@@ -9,7 +9,8 @@ and the schema becomes the static one plus:
   `"multiple": false` gives a nullable string, anything else an array of strings.
 Daktela's internals (`_sys`, `_rdata`, `_guiData`) stay out. An endpoint answering 403 or 404 keeps its static
 schema with a warning, and an unreachable instance (or one refusing the login) gives the static schemas with one
-warning: discovery never fails for them.
+warning: discovery never fails for them. The sample is also the stream's learning request of a run that discovers
+its catalog: the fields it showed become the stream's `instance_facts`, so its sync reads only the data.
 """
 
 from __future__ import annotations
@@ -128,8 +129,23 @@ def live_schema(static: dict, records: list[dict]) -> dict:
     return schema
 
 
-def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
-    """Up to `SAMPLE_SIZE` recent records of an endpoint, whole (one request)."""
+def what_discovery_needs(record: dict, declared: t.Container[str]) -> dict:
+    """The part of a sampled record that discovery reads: every top-level name, the values of fields `declared`
+    lacks, the names of its custom fields and its `cfScheme`. A real CRM record is ~310 KB with its nested copies:
+    a hundred of them whole would be more memory than the run has."""
+    kept: dict[str, t.Any] = {}
+    for name, value in record.items():
+        if name == CUSTOM_FIELDS and isinstance(value, dict):
+            kept[name] = dict.fromkeys(value)
+        elif name == "_sys" and isinstance(value, dict):
+            kept[name] = {"cfScheme": value["cfScheme"]} if "cfScheme" in value else {}
+        else:
+            kept[name] = None if name in declared else value
+    return kept
+
+
+def sample(tap: TapDaktela, endpoint: str, declared: t.Container[str] = ()) -> list[dict]:
+    """Up to `SAMPLE_SIZE` recent records of an endpoint (one request), each as `what_discovery_needs`."""
     spec = ENDPOINTS_BY_NAME[endpoint]
     order = spec.replication_key or spec.primary_key
     query = ListQuery(sort=(order,), take=SAMPLE_SIZE, descending=True)
@@ -147,7 +163,7 @@ def sample(tap: TapDaktela, endpoint: str) -> list[dict]:
         raise EndpointUnavailable(f"HTTP {response.status_code}")
     response.raise_for_status()
     records = (orjson.loads(memoryview(raw)) for raw in decode_list(response.content, endpoint).raws)
-    return [record for record in records if isinstance(record, dict)]
+    return [what_discovery_needs(record, declared) for record in records if isinstance(record, dict)]
 
 
 def discover_schemas(
@@ -166,7 +182,7 @@ def discover_schemas(
 
     def one(endpoint: str) -> None:
         try:
-            records = sample(tap, endpoint)
+            records = sample(tap, endpoint, static[endpoint].get("properties") or {})
             schemas[endpoint] = live_schema(static[endpoint], records)
             if learned is not None:
                 learned[endpoint] = InstanceFacts(fields=fields_of(records))

@@ -13,13 +13,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from jsonschema import Draft7Validator
 
 from tap_daktela.dates import LocalTimeConverter
-from tap_daktela.discovery import live_schema
+from tap_daktela.discovery import live_schema, what_discovery_needs
 from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.flattening import flatten_schema
+from tap_daktela.instance_facts import fields_of
 from tap_daktela.references import references, schema_for_mode
 from tap_daktela.shaping import SECRET_KEYS, RecordShaper
 from tap_daktela.streams import STREAM_TYPES
@@ -592,3 +594,15 @@ def test_real_samples_declare_their_custom_fields_from_cf_scheme(name, stream):
     declared = declared_custom_fields(live_schema(static, records))
     assert list(declared) == list(scheme)
     assert declared == {field: spec.get("multiple") is not False for field, spec in scheme.items()}
+
+
+@pytest.mark.parametrize("name", list(SAMPLE_STREAMS))
+def test_discovery_keeps_only_what_it_reads_of_a_sample(name):
+    """A sampled record is cut to what discovery reads (a real CRM record is ~310 KB): same schema, same fields."""
+    stream = SAMPLE_STREAMS[name]
+    records = sample_records(name)
+    static = next(s for s in STREAM_TYPES if s.name == stream).static_schema
+    kept = [what_discovery_needs(record, static["properties"]) for record in records]
+    assert live_schema(static, kept) == live_schema(static, records)
+    assert fields_of(kept) == fields_of(records)
+    assert len(orjson.dumps(kept)) <= len(orjson.dumps(records))
