@@ -27,6 +27,7 @@ import contextlib
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import os
@@ -35,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -42,6 +44,10 @@ from typing import Protocol
 #: Each program and the module whose `main()` is its command line (both starters run exactly these).
 PROGRAMS = {"tap-daktela": "tap_daktela.tap", "target-csv": "keboola_wrapper.csv_target"}
 MODE_VARIABLE = "KBC_DAKTELA_LAUNCHER"
+# A forkserver child's exit code arrives once, on a pipe, and whoever polls first reads it; a second reader finds
+# the pipe at its end and multiprocessing then reports 255. `Process.start()` polls every other running child
+# (to forget ended ones), so starts and exit-code reads of the runner's threads take turns on this lock.
+_POLL_LOCK = threading.Lock()
 
 
 class LaunchError(Exception):
@@ -109,13 +115,15 @@ class ForkedProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self._process.join(timeout)
-            code = self._process.exitcode
-            if code is None:
-                raise subprocess.TimeoutExpired(self.program, timeout or 0)
+            # the sentinel is ready once the child has ended; waiting on it reads nothing (see _POLL_LOCK)
+            multiprocessing.connection.wait([self._process.sentinel], timeout)
+            with _POLL_LOCK:
+                code = self._process.exitcode
+                if code is None:
+                    raise subprocess.TimeoutExpired(self.program, timeout or 0)
+                self._process.close()
             self.returncode = code
             self.usage = self._read_usage()
-            self._process.close()
         return self.returncode
 
     def _read_usage(self) -> Usage | None:
@@ -167,7 +175,8 @@ class ForkStarter:
             process = self._context.Process(
                 target=_child, args=(program, args, env, str(cwd), theirs), name=program, daemon=False
             )
-            process.start()
+            with _POLL_LOCK:
+                process.start()
         except (OSError, ValueError, EOFError) as exc:  # EOFError: the forkserver died before it answered
             ours.close()
             raise LaunchError(f"could not start {program}: {exc or 'the forkserver is gone'}") from exc

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,30 @@ def test_only_the_runner_uses_the_launcher():
     assert users == ["runner.py"]
     for name in ("component.py", "translation.py", "configuration.py", "tables.py"):
         assert "subprocess" not in (package / name).read_text(), name
+
+
+def test_threads_starting_and_waiting_at_once_get_every_exit_code(fork_starter, tmp_path):
+    """The runner's threads start and wait at the same time: every child's own exit code, never multiprocessing's
+    255 for a status another thread's poll had already read (the race is narrow: a full component run of every
+    endpoint hit it about every other run before the launcher's lock; this test exercises the same calls)."""
+
+    def run_some(thread: int) -> list[int]:
+        codes = []
+        for i in range(10):
+            with open(os.devnull, "rb") as nothing, open(os.devnull, "wb") as out:
+                args = ["--about"] if i % 2 else ["--config", "missing.json"]  # exit 0, exit 1
+                process = fork_starter.start(
+                    "tap-daktela",
+                    args,
+                    stdin=nothing.fileno(),
+                    stdout=out.fileno(),
+                    stderr=out.fileno(),
+                    env={},
+                    cwd=tmp_path,
+                )
+            codes.append(process.wait(timeout=60))
+        return codes
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run_some, range(4)))
+    assert results == [[1, 0] * 5] * 4
