@@ -530,17 +530,18 @@ class DaktelaStream(RESTStream):
         self, records: t.Iterator[dict], fields: tuple[str, ...], kinds: dict[str, str], rejected: frozenset[str]
     ) -> t.Iterator[dict]:
         """`records`, each telling the run what it answered to the dotted `fields` (`kinds`: parent -> kind)
-        until every kind has an answer; `DottedFieldsMissing` when one came back without them. `rejected`: kinds
-        whose dotted query was rejected, not honoured once this one (without them) answers."""
+        until every kind has an answer; `DottedFieldsMissing` when one came back without them (any record: none
+        is emitted without its keys). `rejected`: kinds whose dotted query was rejected, not honoured once this one
+        (without them) answers."""
         undecided = set(kinds.values())
         for record in records:
             if rejected:
                 self.daktela.dotted_fields_answered(dict.fromkeys(rejected, False))
                 rejected = frozenset()
-            if undecided:
-                missing = missing_kinds(record, kinds)
-                answers = {**dotted_answer(record, fields, kinds), **dict.fromkeys(missing, False)}
-                self.daktela.dotted_fields_answered(answers)
+            missing = missing_kinds(record, kinds) if kinds else set()
+            if undecided or missing:
+                answers = dotted_answer(record, fields, kinds)
+                self.daktela.dotted_fields_answered(answers, missing)
                 undecided -= {kind for kind, answer in answers.items() if answer is not None}
                 if missing:
                     raise DottedFieldsMissing(missing)

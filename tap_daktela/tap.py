@@ -205,11 +205,17 @@ class TapDaktela(Tap):
         with self._dotted_lock:
             return frozenset(kind for kind in kinds if self._dotted_fields.get(kind, known.get(kind, True)))
 
-    def dotted_fields_answered(self, answers: t.Mapping[str, bool | None]) -> dict[str, bool]:
+    def dotted_fields_answered(
+        self, answers: t.Mapping[str, bool | None], missing: t.Iterable[str] = ()
+    ) -> dict[str, bool]:
         """Remember what a record answered to dotted `fields[]` (the first answer per kind and run holds, and is
-        logged once); returns every kind this run knows."""
+        logged once), except that a kind whose values came back `missing` is not honoured from then on; returns
+        every kind this run knows."""
         with self._dotted_lock:
-            for kind, answer in answers.items():
+            for kind in missing:
+                if self._dotted_fields.get(kind) is not False:
+                    self._dotted_fields.pop(kind, None)
+            for kind, answer in {**answers, **dict.fromkeys(missing, False)}.items():
                 if answer is not None and kind not in self._dotted_fields:
                     self._dotted_fields[kind] = answer
                     self.logger.info(

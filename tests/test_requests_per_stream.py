@@ -183,3 +183,29 @@ def test_streams_overlap_within_the_concurrency_and_read_what_one_stream_alone_r
         assert alone.returncode == 0, alone.stderr
         assert together.records(stream) == alone.records(stream), stream
     assert len(together.records("contacts")) == len(sim.records("contacts"))
+
+
+def test_an_instance_that_stops_honouring_dotted_fields_mid_stream_loses_no_key(catalog, tmp_path):
+    """A page that comes back without the dotted values asked for is read again whole, from after the last record
+    emitted; the output is the same, and the state says they are not honoured."""
+    with DaktelaSimulator(seed=19, scale="small") as sim:
+        config = tap_config(sim, page_size=7, max_concurrent_requests=1, flatten_records=True)
+        chosen = json.loads(json.dumps(catalog))
+        for entry in chosen["streams"]:
+            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "tickets"
+        reference = run_tap(tmp_path, config, catalog=chosen)
+        assert reference.returncode == 0, reference.stderr
+        pages = sim.counters.list_requests["tickets"]
+
+        def stop_honouring(server: DaktelaSimulator, endpoint: str, index: int) -> None:
+            if endpoint == "tickets" and index == 4:  # the whole record, three pages, then no more dotted values
+                server.knobs.dotted_fields = "ignore"
+
+        sim.knobs.mutate_between_pages = stop_honouring
+        sim.reset_counters()
+        run = run_tap(tmp_path, config, catalog=chosen)
+        assert run.returncode == 0, run.stderr
+        assert run.records("tickets") == reference.records("tickets")
+        assert sim.counters.list_requests["tickets"] == pages + 1  # the page that came back without them, again
+        assert run.final_state["bookmarks"]["tickets"]["instance"]["dotted"]["objects"] is False
+        assert "Dotted fields[] for nested objects are not honoured by the instance" in run.stderr
