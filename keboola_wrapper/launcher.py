@@ -13,12 +13,12 @@ its own CPU time and peak RSS back on the same socket as it ends (unknown when i
 `ExecStarter` starts the same programs with plain `subprocess` (set `KBC_DAKTELA_LAUNCHER=exec`), for comparison
 and as a way out should forking ever misbehave.
 
-Measured in one run (scale `bench`, all 35 endpoints, `keys` mode, 0 ms, the component end to end, median of
-3 runs in alternating order on a shared 2-core machine; CPU s / wall s): this forkserver 13.7 / 19.8, the
-hand-written fork server it replaced (SOCK_SEQPACKET, descriptor passing, SIGCHLD pipe; 267 lines) 21.9 / 38.6,
-fresh processes (exec) 40.9 / 87.1. The standard mechanism keeps the whole saving and adds some: its children end
-with `os._exit` after flushing, as every multiprocessing child does, instead of tearing down the interpreter
-they inherited (~0.08 CPU-s a process). Details: docs/benchmark.md.
+Measured in one run (scale `bench`, all 35 endpoints, real-size payloads, `keys` mode, 0 ms, the component end to
+end, median of 3 runs in alternating order on a shared 2-core machine; CPU s / wall s): this forkserver 15.4 /
+13.5, the hand-written fork server it replaced (SOCK_SEQPACKET, descriptor passing, SIGCHLD pipe; 267 lines)
+22.5 / 24.1, fresh processes (exec) 45.0 / 45.9. The standard mechanism keeps the whole saving and adds some: its
+children end with `os._exit` after flushing, as every multiprocessing child does, instead of tearing down the
+interpreter they inherited (~0.08 CPU-s a process). Details: docs/benchmark.md.
 """
 
 from __future__ import annotations
