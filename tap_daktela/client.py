@@ -401,13 +401,32 @@ class DaktelaStream(RESTStream):
     def facts(self) -> InstanceFacts:
         """What is known of the instance for this stream: what this run's discovery saw, else the state's facts
         while fresh, else nothing yet (this run learns them)."""
-        kept = InstanceFacts.from_state(self.stream_state)
+        kept = InstanceFacts.from_state(self._kept_state())
         if kept is not None and not kept.fresh():
             kept = None
         seen = self.daktela.learned_facts.get(self.name)
         if seen is not None:
             return InstanceFacts(seen.learned, set(seen.fields or ()), dict(kept.dotted) if kept else {})
         return kept or InstanceFacts()
+
+    def _kept_state(self) -> dict:
+        """The stream's state entry, read without making one (the SDK writes the run's first STATE message only
+        when the state holds something)."""
+        return (self.tap_state.get("bookmarks") or {}).get(self.name) or {}
+
+    @contextlib.contextmanager
+    def _state_untouched(self) -> t.Iterator[None]:
+        """Whatever reads the state meanwhile (the SDK's state getters make an empty entry), leave none made."""
+        made_bookmarks = "bookmarks" not in self.tap_state
+        made_entry = self.name not in (self.tap_state.get("bookmarks") or {})
+        try:
+            yield
+        finally:
+            bookmarks = self.tap_state.get("bookmarks")
+            if made_entry and isinstance(bookmarks, dict) and bookmarks.get(self.name) == {}:
+                del bookmarks[self.name]
+            if made_bookmarks and bookmarks == {}:
+                del self.tap_state["bookmarks"]
 
     @cached_property
     def dottable_kinds(self) -> frozenset[str]:
@@ -450,7 +469,7 @@ class DaktelaStream(RESTStream):
         value when it is for this replication key (the later of it and `start_date`), else `start_date`."""
         if not self.replication_key:
             return None
-        state = self.stream_state
+        state = self._kept_state()
         value = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
         start = self.config.get("start_date")
         if start:
@@ -466,7 +485,8 @@ class DaktelaStream(RESTStream):
         _ = self.shaper, self.dottable_kinds  # built on this thread, not the pool's
         self._starting_ahead = (self._starting_value_ahead(),)
         try:
-            query = self._prepared_query(None)
+            with self._state_untouched():
+                query = self._prepared_query(None)
         finally:
             self._starting_ahead = None
 
