@@ -183,8 +183,11 @@ class Component(ComponentBase):
         token = _login(config, ca_path)
         timezone = _instance_timezone(config, token, ca_path)
         learned: dict[str, InstanceFacts] = {}  # handed to each tap in its state: it need not learn them again
-        catalog = discover(
-            translation.connection_settings(config, token, timezone, ca_path),
+        catalog = discover(  # its samples are requests too: within the run's budget
+            {
+                **translation.connection_settings(config, token, timezone, ca_path),
+                "max_concurrent_requests": config.max_concurrent_requests,
+            },
             [s.endpoint for s in config.endpoints],
             learned,
         )

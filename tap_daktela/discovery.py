@@ -37,7 +37,6 @@ if t.TYPE_CHECKING:
 
 SAMPLE_SIZE = 100
 SAMPLE_TIMEOUT = 30.0  # seconds per sample request, at most
-PARALLEL_SAMPLES = 8  # at most, and never more than max_concurrent_requests
 _DAKTELA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
@@ -191,7 +190,7 @@ def discover_schemas(
         except (DaktelaError, RetriableAPIError, requests.RequestException, ValueError) as exc:
             unreachable.append(f"{endpoint} ({exc if isinstance(exc, DaktelaError) else type(exc).__name__})")
 
-    parallel = max(1, min(PARALLEL_SAMPLES, int(tap.config.get("max_concurrent_requests", 10))))
+    parallel = max(1, int(tap.config.get("max_concurrent_requests", 10)))  # samples are cut as they are read
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="discover") as pool:
         list(pool.map(one, static))
     if unreachable:

@@ -90,10 +90,12 @@ def test_component_first_and_second_incremental_run(sim, tmp_path):
     config = json.loads((INCREMENTAL / "config.json").read_text())
     config["parameters"]["data_selection"]["endpoints"] = [{"endpoint": stream} for stream in STREAMS]
     config["parameters"]["advanced"]["max_concurrent_endpoints"] = 4
+    config["parameters"]["advanced"]["max_concurrent_requests"] = 4  # a budget its discovery keeps to as well
     sim.reset_counters()
     first = run_component(config, tmp_path / "first", sim.url, timeout=300)
     assert first.returncode == 0, first.stderr
     assert set(assert_nightly_cost(sim, STREAMS).values()) == {2}  # discovery hands what it saw to the taps
+    assert sim.counters.peak_in_flight <= 4
     state = json.loads((tmp_path / "first" / "out" / "state.json").read_text())
 
     a_few_changes(sim)
@@ -102,6 +104,7 @@ def test_component_first_and_second_incremental_run(sim, tmp_path):
     assert second.returncode == 0, second.stderr
     counts = assert_nightly_cost(sim, STREAMS)  # the component's discovery sample, then the data
     assert set(counts.values()) == {2}
+    assert sim.counters.peak_in_flight <= 4
 
 
 def test_facts_in_the_state_still_make_an_outdated_catalog_warn(tmp_path):
