@@ -82,7 +82,10 @@ class TapDaktela(Tap):
         ),
         th.Property("page_size", th.IntegerType, default=1000, description="Records per request (`take`), 1-1000"),
         th.Property(
-            "max_concurrent_requests", th.IntegerType, default=10, description="Page requests in flight per stream"
+            "max_concurrent_requests",
+            th.IntegerType,
+            default=10,
+            description="List requests in flight at once (a stream's pages, and the next streams' first requests)",
         ),
         th.Property(
             "lookback_window_days",
