@@ -92,6 +92,7 @@ class DaktelaStream(RESTStream):
         self._sampled = False
         self._prefetched: tuple[ListQuery, Future, bool] | None = None  # asked for ahead (`prefetch`): page or not
         self._starting_ahead: tuple[t.Any] | None = None  # the bookmark `prefetch` reads from
+        self._dotted_failed: set[str] = set()  # kinds of dotted fields[] this endpoint rejected or dropped
 
     # --- what the SDK asks of a REST stream ---------------------------------------------------------------
 
@@ -539,8 +540,10 @@ class DaktelaStream(RESTStream):
                     raise
                 self.logger.info("%s: dotted fields[] were rejected (%s); asking without them", self.name, exc)
                 rejected = frozenset(kinds.values())
+                self._dotted_failed |= rejected
                 dotting = self._dotting() - rejected
             except DottedFieldsMissing as exc:
+                self._dotted_failed |= exc.kinds
                 dotting = self._dotting() - exc.kinds
             query = self.base_query(context, dotting=dotting)
             if last is not None:
@@ -576,7 +579,10 @@ class DaktelaStream(RESTStream):
         if facts.fields is not None:
             facts.fields |= self.shaper.undeclared
         known = self.daktela.dotted_fields_answered({})
-        facts.dotted.update({kind: answer for kind, answer in known.items() if kind in self.dottable_kinds})
+        for kind, answer in known.items():  # what the run learned, except where this endpoint said no
+            if kind in self.dottable_kinds and facts.dotted.get(kind) is not False:
+                facts.dotted[kind] = answer
+        facts.dotted.update(dict.fromkeys(self._dotted_failed, False))
         self.stream_state[FACTS_KEY] = facts.to_state()
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:

@@ -203,10 +203,15 @@ class TapDaktela(Tap):
         return build_session(self.config, int(self.config.get("max_concurrent_requests", 10)))
 
     def dotted_fields_honoured(self, kinds: t.Iterable[str], known: t.Mapping[str, bool]) -> frozenset[str]:
-        """Which of `kinds` of dotted `fields[]` (`user.name`; `statuses.name`) to ask for: each as this run's
-        records showed, else as the stream's kept facts say (`known`), else yes, and the data's records tell."""
+        """Which of `kinds` of dotted `fields[]` (`user.name`; `statuses.name`) to ask for: not those the stream's
+        kept facts (`known`) say its endpoint does not honour; the others as this run's records showed, else as
+        the facts say, else yes, and the data's records tell."""
         with self._dotted_lock:
-            return frozenset(kind for kind in kinds if self._dotted_fields.get(kind, known.get(kind, True)))
+            return frozenset(
+                kind
+                for kind in kinds
+                if known.get(kind) is not False and self._dotted_fields.get(kind, known.get(kind, True))
+            )
 
     def dotted_fields_answered(
         self, answers: t.Mapping[str, bool | None], missing: t.Iterable[str] = ()

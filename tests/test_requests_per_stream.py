@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tap_daktela.endpoints import ENDPOINTS
-from tests.conftest import run_tap, tap_config
+from tests.conftest import run_tap, select, tap_config
 from tests.functional.test_wrapper_functional import run as run_component
 from tests.simulator import DaktelaSimulator
 
@@ -42,6 +42,11 @@ def assert_nightly_cost(sim: DaktelaSimulator, streams: list[str]) -> dict[str, 
     assert sim.counters.by_endpoint["whoim"] == 1
     assert sim.counters.requests == sum(counts.values()) + 2
     return counts
+
+
+def only(catalog: dict, *streams: str) -> dict:
+    """A copy of `catalog` with just `streams` selected (every field)."""
+    return select(json.loads(json.dumps(catalog)), dict.fromkeys(streams))
 
 
 def warnings(stderr: str) -> list[str]:
@@ -110,9 +115,7 @@ def test_component_first_and_second_incremental_run(sim, tmp_path):
 def test_facts_in_the_state_still_make_an_outdated_catalog_warn(tmp_path):
     with DaktelaSimulator(seed=23, scale="small") as sim:
         config = tap_config(sim)
-        old = json.loads(run_tap(tmp_path, config, "--discover").stdout)
-        for entry in old["streams"]:
-            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "tickets"
+        old = only(json.loads(run_tap(tmp_path, config, "--discover").stdout), "tickets")
         sim.knobs.extra_fields = {"tickets": {"aiSummary": "Zákazník chce změnit tarif."}}
         first = run_tap(tmp_path, config, catalog=old)
         assert first.returncode == 0, first.stderr
@@ -144,9 +147,7 @@ def test_a_state_that_says_dotted_fields_are_honoured_is_corrected_by_the_record
     """An instance that stopped honouring dotted fields[] (facts kept yesterday say it does): the output is the
     same, and the state says so for the next run."""
     with DaktelaSimulator(seed=19, scale="small") as sim:
-        chosen = json.loads(json.dumps(catalog))
-        for entry in chosen["streams"]:
-            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] in ("tickets", "activities")
+        chosen = only(catalog, "tickets", "activities")
         first = run_tap(tmp_path, tap_config(sim, flatten_records=True), catalog=chosen)
         assert first.returncode == 0, first.stderr
         assert first.final_state["bookmarks"]["tickets"]["instance"]["dotted"] == {"arrays": True, "objects": True}
@@ -179,9 +180,7 @@ def test_streams_overlap_within_the_concurrency_and_read_what_one_stream_alone_r
     assert set(assert_nightly_cost(sim, STREAMS).values()) == {1}
     sim.knobs.latency_ms = 0
     for stream in ("tickets", "contacts", "activities", "users"):
-        alone_catalog = json.loads(json.dumps(catalog))
-        for entry in alone_catalog["streams"]:
-            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == stream
+        alone_catalog = only(catalog, stream)
         alone = run_tap(tmp_path, config, catalog=alone_catalog, state=state)
         assert alone.returncode == 0, alone.stderr
         assert together.records(stream) == alone.records(stream), stream
@@ -193,9 +192,7 @@ def test_an_instance_that_stops_honouring_dotted_fields_mid_stream_loses_no_key(
     emitted; the output is the same, and the state says they are not honoured."""
     with DaktelaSimulator(seed=19, scale="small") as sim:
         config = tap_config(sim, page_size=7, max_concurrent_requests=1, flatten_records=True)
-        chosen = json.loads(json.dumps(catalog))
-        for entry in chosen["streams"]:
-            entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "tickets"
+        chosen = only(catalog, "tickets")
         reference = run_tap(tmp_path, config, catalog=chosen)
         assert reference.returncode == 0, reference.stderr
         pages = sim.counters.list_requests["tickets"]
@@ -212,3 +209,29 @@ def test_an_instance_that_stops_honouring_dotted_fields_mid_stream_loses_no_key(
         assert sim.counters.list_requests["tickets"] == pages + 1  # the page that came back without them, again
         assert run.final_state["bookmarks"]["tickets"]["instance"]["dotted"]["objects"] is False
         assert "Dotted fields[] for nested objects are not honoured by the instance" in run.stderr
+
+
+def test_a_rejected_dotted_query_is_asked_again_without_them(catalog, tmp_path):
+    """An endpoint that answers HTTP 400 to dotted fields[] (another one, read first, honours them): its page is
+    asked for again with the values whole, and its state says they are not honoured there (so the next run asks
+    it for them whole at once)."""
+    with DaktelaSimulator(seed=19, scale="small") as sim:
+        config = tap_config(sim, flatten_records=True)
+        chosen = only(catalog, "accounts", "users")
+        first = run_tap(tmp_path, config, catalog=chosen)
+        assert first.returncode == 0, first.stderr
+        assert first.final_state["bookmarks"]["users"]["instance"]["dotted"] == {"objects": True}
+        sim.knobs.fail_endpoint = {"users": [400]}
+        sim.reset_counters()
+        rejected = run_tap(tmp_path, config, catalog=chosen, state=first.final_state)
+        assert rejected.returncode == 0, rejected.stderr
+        assert rejected.records("users") == first.records("users")
+        assert sim.counters.by_endpoint["users"] == 2 and sim.counters.by_status[400] == 1
+        assert "users: dotted fields[] were rejected" in rejected.stderr
+        assert rejected.final_state["bookmarks"]["users"]["instance"]["dotted"] == {"objects": False}
+        sim.reset_counters()
+        again = run_tap(tmp_path, config, catalog=chosen, state=rejected.final_state)
+        assert again.returncode == 0, again.stderr
+        assert again.records("users") == first.records("users")
+        assert sim.counters.by_endpoint["users"] == 1
+        assert again.final_state["bookmarks"]["accounts"]["instance"]["dotted"] == {"objects": True}
