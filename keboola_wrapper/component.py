@@ -28,7 +28,7 @@ from tap_daktela.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from tap_daktela.errors import DaktelaError
 from tap_daktela.instance_facts import InstanceFacts, with_facts
 
-from . import tables, translation
+from . import run_report, tables, translation
 from .configuration import PEM_START, Config, ConfigError, parse_config, parse_selection
 from .runner import PipelineResult, Pipelines, Redactor
 from .translation import StreamPlan
@@ -225,6 +225,7 @@ class Component(ComponentBase):
         failures = [r for r in results if not r.ok]
         finished: dict[str, dict[str, Any]] = {}
         bookmarks: dict[str, Any] = {}
+        done = {result.endpoint: result for result in results if result.ok}
         for result in results:
             if result.ok:
                 finished[result.endpoint] = self._publish(result, by_endpoint[result.endpoint], config, previous)
@@ -239,7 +240,11 @@ class Component(ComponentBase):
         if failures:
             self._fail(failures, skipped=len(plans) - len(results))
         self.write_state_file(tables.merge_state(previous, bookmarks, finished))
-        log.info("Extracted %d endpoint(s): %s", len(finished), ", ".join(finished))
+        rows = {endpoint: run_report.csv_rows(result.csv_path) for endpoint, result in done.items()}
+        for endpoint, result in done.items():
+            tally = run_report.tap_tally(result.stderr_tail, endpoint)
+            log.info("%s", run_report.endpoint_line(endpoint, rows[endpoint], tally))
+        log.info("%s", run_report.total_line(rows))
 
     def _publish(
         self, result: PipelineResult, plan: StreamPlan, config: Config, previous: dict[str, Any]

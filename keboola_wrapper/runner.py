@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .launcher import LaunchError, Process, Starter, Usage, new_starter
+from .run_report import TAP_ENV, progress_text
 from .translation import StreamPlan
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,8 @@ def _pump(stream, name: str, tail: deque, redact: Redactor, debug: bool) -> None
         tail.append(line)
         if debug:
             log.info("[%s] %s", name, line)
+        elif progress := progress_text(line):  # a long stream's progress shows outside debug mode too
+            log.info("[%s] %s", name, progress)
         else:
             log.debug("[%s] %s", name, line)
     stream.close()
@@ -180,7 +183,9 @@ def run_pipeline(
 
     env = dict(os.environ)
     level = "DEBUG" if debug else "INFO"
-    env.update({"TAP_DAKTELA_LOGLEVEL": level, "TARGET_CSV_LOGLEVEL": level})
+    # target-csv logs every batch (and METRIC lines) at INFO: outside debug mode only its warnings, so the kept
+    # tail of its output is the reason when it fails; the tap writes its summary as one JSON line (`run_report`)
+    env.update({"TAP_DAKTELA_LOGLEVEL": level, "TARGET_CSV_LOGLEVEL": level if debug else "WARNING", **TAP_ENV})
     csv_path = tables_dir / f"{ep}.csv"
 
     records_read, records_write = os.pipe()  # tap stdout -> target stdin
