@@ -236,16 +236,16 @@ class TapDaktela(Tap):
 
     def prefetch_first_pages(self) -> None:
         """The SDK syncs the streams one after another; their first requests (a whole record when the fields must
-        be learned, and the first page) are asked for ahead, up to twice `max_concurrent_requests` streams ahead and
-        never more than `max_concurrent_requests` requests in flight (`request_slots`), so that a nightly run of
-        many small streams waits about one round trip per that many streams, not one or two per stream."""
+        be learned, and the first page) are asked for ahead, `max_concurrent_requests` streams ahead and never more
+        than `max_concurrent_requests` requests in flight (`request_slots`), so that a nightly run of many small
+        streams waits about one round trip per that many streams, not one or two per stream."""
         streams = [stream for stream in self.streams.values() if stream.selected and not stream.parent_stream_type]
         if len(streams) < 2:
             return
         _ = self.http_session, self.request_slots  # made once, on this thread
         ahead = max(1, int(self.config.get("max_concurrent_requests", 10)))
         self._ahead = (deque(streams), ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="first-page"))
-        for _ in range(2 * ahead):
+        for _ in range(ahead):  # never a job waiting for a thread: a run that fails ends without a queue to drain
             self.prefetch_next()
 
     @cached_property
