@@ -2,7 +2,8 @@
 
 A stream's record counter (`Stream.get_record_counter`, which the SDK enters around the stream's sync and
 increments once per emitted record) is replaced by `StreamProgress`: the same METRIC points, plus the stream's
-tally and a progress line on a long stream. Requests and retries come from the run's session (`session`).
+tally and a progress line on a long stream. Requests and retries are what the run's session (`session`) sent to
+the stream's endpoint in the whole run (discovery's samples and pages asked for ahead included).
 """
 
 from __future__ import annotations
@@ -42,12 +43,10 @@ class StreamProgress(metrics.Counter):
         self.tally = tally
         self.every = progress_interval()
         self.started = self.next_progress = time.monotonic()
-        self.requests_before = (0, 0)
 
     def __enter__(self) -> StreamProgress:
         self.started = time.monotonic()
         self.next_progress = self.started + self.every
-        self.requests_before = _request_counts(self.stream)
         return super().__enter__()  # type: ignore[return-value]
 
     def increment(self, value: int = 1) -> None:
@@ -62,9 +61,6 @@ class StreamProgress(metrics.Counter):
         self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
     ) -> None:
         self.tally.seconds += time.monotonic() - self.started
-        sent, failed = _request_counts(self.stream)
-        self.tally.requests += sent - self.requests_before[0]
-        self.tally.retries += failed - self.requests_before[1]
         self.tally.failed = exc_type is not None
         if exc_type is None and not self.tally.records and self.tally.replication_key:
             # `read_range` (client.py) is the [start, end) this run asked for; with nothing read, the same again
@@ -79,12 +75,16 @@ def record_counter(sdk_counter: metrics.Counter, stream: Stream, summary: RunSum
 
 
 def log_summary(summary: RunSummary, streams: t.Mapping[str, Stream], logger: logging.Logger) -> None:
-    """Take each synced stream's bookmark from its state, log the summary, and write its JSON line if wanted."""
+    """Take each synced stream's requests from the session and bookmark from its state, log the summary, and
+    write its JSON line if wanted."""
     if not summary.tallies:
         return
     for name, tally in summary.tallies.items():
         stream = streams.get(name)
-        if stream is not None and tally.replication_key:
+        if stream is None:
+            continue
+        tally.requests, tally.retries = _request_counts(stream)
+        if tally.replication_key:
             bookmark = stream.stream_state.get("replication_key_value")
             tally.bookmark = None if bookmark is None else str(bookmark)
     for line in summary.lines():
