@@ -76,8 +76,13 @@ def test_a_signal_stops_the_tap_loudly_and_resuming_loses_nothing(slow_sim, tmp_
     assert resumed.returncode == 0, resumed.stderr
     for endpoint in ENDPOINTS:
         got = first.get(endpoint.name, set()) | {r[endpoint.primary_key] for r in resumed.records(endpoint.name)}
-        expected = {r[endpoint.primary_key] for r in slow_sim.records(endpoint.name)}
+        expected = {_key(r[endpoint.primary_key]) for r in slow_sim.records(endpoint.name)}
         assert got == expected, f"{endpoint.name}: {len(expected - got)} records lost"
+
+
+def _key(value):
+    """A key as the tap emits it: a key that Daktela sends as a whole record (a session's agent) is its name."""
+    return value["name"] if isinstance(value, dict) else value
 
 
 def _pk(stream: str) -> str:
