@@ -455,7 +455,9 @@ class ModelsMixin:
         return out
 
     def new_transcript(self, now: str) -> dict[str, Any]:
-        """One segment for a call that just happened (an insert)."""
+        """One segment for a call that just happened (an insert): the call started a minute ago, so the segment
+        (a few seconds into it) is already in the past, as a transcript of a finished call is."""
         calls = [a["item"] for a in self.tables.get("activities", []) if a.get("type") == "CALL" and a.get("item")]
-        call = dict(self.npick(calls) or {"call_time": now, "activities": []}, call_time=now)
+        started = _fmt(datetime.fromisoformat(now) - timedelta(seconds=60))
+        call = dict(self.npick(calls) or {"call_time": started, "activities": []}, call_time=started)
         return self.call_transcript(call, 1)[0]
