@@ -97,7 +97,7 @@ ORIGINAL_GOAL = 8.0  # x the original component's records/s at 200 ms
 MEMORY_GOAL_MB = 250  # the largest process of the component
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _METRIC = re.compile(r'METRIC: (\{.*"metric":\s*"record_count".*\})')
-_REQUESTS = re.compile(r"\| (\w+): (\d+) requests? \(")  # the stream's list requests, "1 request" too
+_REQUESTS = re.compile(r"\|   (\w+): \d+ records?, (\d+) requests?, ")  # the tap's run summary, a line per stream
 
 
 # ------------------------------------------------------------------------------------------------ measuring
@@ -302,7 +302,7 @@ def metric_records(stderr: str) -> dict[str, int]:
 
 
 def logged_requests(stderr: str) -> int:
-    """Requests the tap reports itself in its INFO lines `<stream>: N requests`."""
+    """Requests the tap reports itself in its run summary (`<stream>: N records, M requests, ...`)."""
     return sum(int(m.group(2)) for m in _REQUESTS.finditer(stderr))
 
 
@@ -474,7 +474,7 @@ class Bench:
         label = f"tap > /dev/null, {what}"
         got = metric_records(run.stderr)
         result = self._finish(label, latency, run, got, names, TAP_CONCURRENCY, kind="tap", mode=mode)
-        result.note = _join(result.note, f"tap logged {logged_requests(run.stderr)} list requests")
+        result.note = _join(result.note, f"tap logged {logged_requests(run.stderr)} requests")
         result.alone = names == [BIG_STREAM] and self.streams != [BIG_STREAM]
         return result
 

@@ -245,7 +245,9 @@ class DaktelaStream(RESTStream):
         )
         with self.api_errors():
             yield from reader.records()
-        self.logger.info(
+        notable = reader.repairs or self.date_filter_fallback  # else the run summary says the requests
+        self.logger.log(
+            logging.INFO if notable else logging.DEBUG,
             "%s: %s (%s)%s",
             self.name,
             plural(reader.requests, "request"),
