@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tap_daktela.errors import ERROR_LINE_PREFIX
+
 from .launcher import LaunchError, Process, Starter, Usage, new_starter
 from .run_report import TAP_ENV, progress_text
 from .translation import StreamPlan
 
 log = logging.getLogger(__name__)
 
-USER_ERROR_PREFIX = "tap-daktela: error: "
 TARGET_BATCH_ROWS = 100  # rows target-csv holds before it appends; a flat activity row costs it ~150 KB
 
 
@@ -266,9 +267,9 @@ def run_pipeline(
     if tap_rc == 0 and target_rc == 0:
         result.ok = True
         return result
-    user_lines = [line for line in tap_tail if line.startswith(USER_ERROR_PREFIX)]
+    user_lines = [line for line in tap_tail if line.startswith(ERROR_LINE_PREFIX)]
     if tap_rc == 1 and user_lines:
-        result.user_error = user_lines[-1][len(USER_ERROR_PREFIX) :].strip()
+        result.user_error = user_lines[-1][len(ERROR_LINE_PREFIX) :].strip()
     elif target_rc != 0:  # checked before the tap: a dead target breaks the tap's pipe, so the tap fails too
         result.internal_error = f"target-csv exited with code {target_rc}: {_last(target_tail)}"
         result.stderr_tail = list(target_tail)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+ERROR_LINE_PREFIX = "tap-daktela: error: "  # the CLI's last stderr line on a user error; the Keboola runner reads it
+
 
 class DaktelaError(Exception):
     """Base of every user-facing failure; the CLI prints it as `tap-daktela: error: <message>` and exits 1."""

@@ -175,7 +175,6 @@ def without_copies(value: t.Any, tree: Tree | None) -> t.Any:
 
 
 Rule = tuple[frozenset, Converter | None]
-_ANY: frozenset = frozenset()
 
 
 def _rule(schema: dict, datetime_converter: Converter) -> Rule:
@@ -184,7 +183,7 @@ def _rule(schema: dict, datetime_converter: Converter) -> Rule:
     common case, a value that already has its declared type."""
     kinds = schema_types(schema) - {"null"}
     if schema.get("format") == "date-time":
-        return _ANY, datetime_converter
+        return frozenset(), datetime_converter
     if kinds == {"integer"}:
         return frozenset({int}), _to_int
     if kinds == {"number"}:
@@ -193,7 +192,7 @@ def _rule(schema: dict, datetime_converter: Converter) -> Rule:
         return frozenset({bool}), _to_bool
     if kinds == {"string"}:
         return frozenset({str}), _to_str
-    return _ANY, None
+    return frozenset(), None
 
 
 def _declares_keys(prop: dict, reference: Reference) -> bool:
@@ -209,9 +208,16 @@ def _everything(crumb: tuple[str, ...]) -> bool:
     return True
 
 
-# A plan step: (property, column, how, passing types, converter, children steps (OBJECT) or the reference tree under
-# a free-form value (FREE) or None, reference or None)
-Step = tuple[str, str, int, frozenset, t.Any, t.Any, t.Any]
+class Step(t.NamedTuple):
+    """How one property is shaped (the shaper unpacks steps in its loop, which costs no more than a tuple's)."""
+
+    name: str
+    column: str  # the flat column (`parent_child`)
+    how: int  # SCALAR, OBJECT, FREE, REF_MANY, CF_SINGLE or CF_MULTI
+    passes: frozenset = frozenset()  # SCALAR: the types that pass unchanged; others go through `convert`
+    convert: t.Any = None  # SCALAR: the converter (None: every value passes); FREE: whether an object is expected
+    children: t.Any = None  # OBJECT: the children's steps; FREE: the reference tree under the value (or None)
+    reference: Reference | None = None  # OBJECT, REF_MANY: the reference the property is declared as keys of
 
 
 class RecordShaper:
@@ -248,7 +254,7 @@ class RecordShaper:
         self.known_custom = frozenset(custom.get("properties") or ()) if custom.get("properties") else None
         self.undeclared: set[str] = set()
 
-    def _plan(self, schema: dict, selected: t.Callable[[tuple[str, ...]], bool], parent: tuple[str, ...]) -> list:
+    def _plan(self, schema: dict, selected: t.Callable[[tuple[str, ...]], bool], parent: tuple[str, ...]) -> list[Step]:
         plan = []
         for name, prop in schema.get("properties", {}).items():
             crumb = (*parent, name)
@@ -261,18 +267,18 @@ class RecordShaper:
                 reference = None
             if parent == (CUSTOM_FIELDS,):
                 how = CF_MULTI if "array" in kinds else CF_SINGLE
-                plan.append((name, column, how, _ANY, None, None, None))
+                plan.append(Step(name, column, how))
             elif "object" in kinds and prop.get("properties"):
                 # custom fields can be selected one by one; other objects are selected whole
                 children_selected = selected if name == CUSTOM_FIELDS and not parent else _everything
                 children = self._plan(prop, children_selected, crumb)
-                plan.append((name, column, OBJECT, _ANY, None, children, reference))
+                plan.append(Step(name, column, OBJECT, children=children, reference=reference))
             elif reference is not None:
-                plan.append((name, column, REF_MANY, _ANY, None, None, reference))
+                plan.append(Step(name, column, REF_MANY, reference=reference))
             elif is_scalar(prop):
-                plan.append((name, column, SCALAR, *_rule(prop, self.datetime_converter), None, None))
+                plan.append(Step(name, column, SCALAR, *_rule(prop, self.datetime_converter)))
             else:
-                plan.append((name, column, FREE, _ANY, "object" in kinds, self._subtree(crumb), None))
+                plan.append(Step(name, column, FREE, convert="object" in kinds, children=self._subtree(crumb)))
         return plan
 
     def _subtree(self, crumb: tuple[str, ...]) -> Tree | None:

@@ -24,7 +24,7 @@ from tap_daktela.auth import TokenProvider, request_settings, whoim
 from tap_daktela.client import DaktelaStream
 from tap_daktela.dates import parse_date_setting
 from tap_daktela.discovery import discover_schemas
-from tap_daktela.errors import DaktelaAPIError, DaktelaConfigError, DaktelaError
+from tap_daktela.errors import ERROR_LINE_PREFIX, DaktelaAPIError, DaktelaConfigError, DaktelaError
 from tap_daktela.input_files import invalid_json_file
 from tap_daktela.instance_facts import InstanceFacts
 from tap_daktela.interrupts import Interrupted, exit_interrupted, install_interrupt_handlers, signal_handlers_kept
@@ -402,7 +402,7 @@ def _secret_values(config: t.Any) -> list[str]:
 
 def _fail(message: str) -> t.NoReturn:
     sys.stdout.flush()
-    print(f"tap-daktela: error: {message}", file=sys.stderr, flush=True)
+    print(f"{ERROR_LINE_PREFIX}{message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
 
