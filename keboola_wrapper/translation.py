@@ -184,7 +184,12 @@ def tap_settings(
     """Tap config for one endpoint: the shared token and time zone, page size, request share, and the window."""
     settings = connection_settings(config, token, timezone, ca_bundle_path)
     settings.update(
-        {"page_size": config.batch_size, "max_concurrent_requests": requests_share, "flatten_records": True}
+        {
+            "page_size": config.batch_size,
+            "max_concurrent_requests": requests_share,
+            "flatten_records": True,
+            "activate_version": False,  # Keboola replaces full tables through the manifest instead
+        }
     )
     if ENDPOINTS_BY_NAME[endpoint].windowed:
         settings["start_date"] = config.date_from

@@ -51,9 +51,10 @@ from tap_daktela.snapshots import own_record, taken_at
 from tap_daktela.tally import record_counter
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_daktela.tap import TapDaktela
+    from tap_daktela.run import DaktelaRun
 
 
 class DottedFieldsMissing(Exception):
@@ -85,9 +86,9 @@ class DaktelaStream(RESTStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are shaped to the schema by RecordShaper
     STATE_MSG_FREQUENCY = 5000
 
-    def __init__(self, tap: TapDaktela, schema: dict | None = None) -> None:
+    def __init__(self, tap: Tap, schema: dict | None = None) -> None:
         super().__init__(tap=tap, schema=schema)
-        self.daktela = tap  # the run: token, session, time zone, dates, what the instance supports
+        self.run: DaktelaRun = t.cast("DaktelaRun", tap)  # its connection, settings and what it learned
         self.date_filter_fallback = False
         self._sampled = False
         self._prefetched: tuple[ListQuery, Future, bool] | None = None  # asked for ahead (`prefetch`): page or not
@@ -110,12 +111,12 @@ class DaktelaStream(RESTStream):
 
     @property
     def authenticator(self) -> DaktelaAuthenticator:
-        return DaktelaAuthenticator(self.daktela.token_provider)
+        return DaktelaAuthenticator(self.run.token_provider)
 
     @property
     def requests_session(self) -> requests.Session:
         """The run's one session (TLS settings, a pool sized to `max_concurrent_requests`), see `session`."""
-        return self.daktela.http_session
+        return self.run.http_session
 
     @property
     def is_sorted(self) -> bool:
@@ -138,7 +139,7 @@ class DaktelaStream(RESTStream):
 
     def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
         """The SDK's record counter, which also tallies the stream for the run summary and logs progress (`tally`)."""
-        return record_counter(super().get_record_counter(**kwargs), self, self.daktela.run_summary)
+        return record_counter(super().get_record_counter(**kwargs), self, self.run.run_summary)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -182,7 +183,7 @@ class DaktelaStream(RESTStream):
             response = self.requests_session.send(prepared, timeout=self.timeout, stream=True)
             try:
                 refused = response.status_code == 401 and attempt == 1
-                if refused and self.daktela.token_provider.refresh(prepared.headers.get(TOKEN_HEADER)):
+                if refused and self.run.token_provider.refresh(prepared.headers.get(TOKEN_HEADER)):
                     self.logger.info("%s: the token expired; logged in again", self.name)
                     continue
                 if response.status_code == 400 and self._filters_on_date(query):
@@ -204,7 +205,7 @@ class DaktelaStream(RESTStream):
     def _send_in_turn(self, query: ListQuery) -> SpooledBody:
         """`send_list_request` once one of the run's `max_concurrent_requests` slots is free (streams' requests
         overlap, see `TapDaktela.prefetch_first_pages`, but never beyond the setting)."""
-        with self.daktela.request_slots:
+        with self.run.request_slots:
             return self.send_list_request(query)
 
     def decode(self, content: bytes) -> Page:
@@ -308,7 +309,7 @@ class DaktelaStream(RESTStream):
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of the bookmark and `start_date`; the SDK's version cannot read phrases like `7 days ago`."""
-        start = self.daktela.start_date
+        start = self.run.start_date
         if start is None or pendulum.parse(str(value)) >= start:
             return value
         return start.isoformat()
@@ -322,16 +323,16 @@ class DaktelaStream(RESTStream):
                 bookmark = None  # the SDK answers start_date when there is no bookmark
             start = read_start(
                 bookmark,
-                self.daktela.start_date,
+                self.run.start_date,
                 lookback_days=float(self.config.get("lookback_window_days", 1)),
                 created_key=self.endpoint.created_key,
             )
-        return start, self.daktela.end_date
+        return start, self.run.end_date
 
     def base_query(self, context: Context | None = None, *, dotting: Dotting = NONE) -> ListQuery:
         filters = []
         if self.replication_key and not self.date_filter_fallback:
-            low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
+            low, high = local_bounds(*self.read_range(context), self.run.timezone)
             if low is not None:
                 filters.append(condition(self.replication_key, "gte", low))
             if high is not None:
@@ -340,7 +341,7 @@ class DaktelaStream(RESTStream):
             filters=tuple(filters),
             sort=self.key_fields,
             fields=self.requested_fields(dotting),
-            take=self.daktela.page_size,
+            take=self.run.page_size,
         )
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ class DaktelaStream(RESTStream):
         return False
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        whole = self.is_whole_read(context)
+        whole = self.is_whole_read(context) and bool(self.config.get("activate_version", True))
         if whole:  # records carry the version; ACTIVATE_VERSION after the last one retires the rows not read
             self._new_table_version()
         try:
@@ -392,7 +393,7 @@ class DaktelaStream(RESTStream):
                 f": {rejected}" if str(rejected) else "",
             )
             self.date_filter_fallback = True
-            low, high = local_bounds(*self.read_range(context), self.daktela.timezone)
+            low, high = local_bounds(*self.read_range(context), self.run.timezone)
             for record in self._read(context):
                 if within(record.get(self.replication_key), low, high):  # type: ignore[arg-type]
                     yield record
@@ -407,7 +408,7 @@ class DaktelaStream(RESTStream):
         kept = InstanceFacts.from_state(self._kept_state())
         if kept is not None and not kept.fresh():
             kept = None
-        seen = self.daktela.learned_facts.get(self.name)
+        seen = self.run.learned_facts.get(self.name)
         if seen is not None:
             return InstanceFacts(seen.learned, set(seen.fields or ()), dict(kept.dotted) if kept else {})
         return kept or InstanceFacts()
@@ -437,7 +438,7 @@ class DaktelaStream(RESTStream):
         return frozenset(self.dotted_kinds(ListQuery(fields=self.requested_fields(BOTH))).values())
 
     def _dotting(self) -> Dotting:
-        return self.daktela.dotted_fields_honoured(self.dottable_kinds, self.facts.dotted)
+        return self.run.dotted_fields_honoured(self.dottable_kinds, self.facts.dotted)
 
     def _prepared_query(self, context: Context | None) -> ListQuery:
         """The list query, nested keys dotted as far as the instance is not known to ignore them."""
@@ -493,7 +494,7 @@ class DaktelaStream(RESTStream):
         finally:
             self._starting_ahead = None
 
-        known = {**self.facts.dotted, **self.daktela.dotted_fields_answered({})}
+        known = {**self.facts.dotted, **self.run.dotted_fields_answered({})}
         unproven = set(self.dotted_kinds(query).values()) - set(known)
 
         def first_page() -> SpooledBody | None:
@@ -513,7 +514,7 @@ class DaktelaStream(RESTStream):
         first: Future | None = None
         if self._prefetched is not None:
             (ahead, first, with_page), self._prefetched = self._prefetched, None
-            self.daktela.prefetch_next()
+            self.run.prefetch_next()
             if not with_page:
                 first.result()  # the whole record that shows the fields (a failure surfaces here)
                 first = None
@@ -561,18 +562,18 @@ class DaktelaStream(RESTStream):
         undecided = set(kinds.values())
         for record in records:
             if rejected:
-                self.daktela.dotted_fields_answered(dict.fromkeys(rejected, False))
+                self.run.dotted_fields_answered(dict.fromkeys(rejected, False))
                 rejected = frozenset()
             missing = missing_kinds(record, kinds) if kinds else set()
             if undecided or missing:
                 answers = dotted_answer(record, fields, kinds)
-                self.daktela.dotted_fields_answered(answers, missing)
+                self.run.dotted_fields_answered(answers, missing)
                 undecided -= {kind for kind, answer in answers.items() if answer is not None}
                 if missing:
                     raise DottedFieldsMissing(missing)
             yield record
         if rejected:
-            self.daktela.dotted_fields_answered(dict.fromkeys(rejected, False))
+            self.run.dotted_fields_answered(dict.fromkeys(rejected, False))
 
     def _keep_facts(self) -> None:
         """Keep what this run knows of the instance in the stream's state entry, for the next runs: fields a
@@ -580,7 +581,7 @@ class DaktelaStream(RESTStream):
         facts = self.facts
         if facts.fields is not None:
             facts.fields |= self.shaper.undeclared
-        known = self.daktela.dotted_fields_answered({})
+        known = self.run.dotted_fields_answered({})
         for kind, answer in known.items():  # what the run learned, except where this endpoint said no
             if kind in self.dottable_kinds and facts.dotted.get(kind) is not False:
                 facts.dotted[kind] = answer
@@ -598,7 +599,7 @@ class DaktelaStream(RESTStream):
     def snapshot_time(self) -> str | None:
         """When a snapshot stream's records were read (the instance's local time, shaped like Daktela's own times):
         one value for the whole run."""
-        return taken_at(self.daktela.timezone) if self.endpoint.snapshot else None
+        return taken_at(self.run.timezone) if self.endpoint.snapshot else None
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         row = own_record(self.endpoint, row, self.snapshot_time)
@@ -616,7 +617,7 @@ class DaktelaStream(RESTStream):
 
         return RecordShaper(
             self.effective_schema,
-            LocalTimeConverter(self.daktela.timezone),
+            LocalTimeConverter(self.run.timezone),
             is_selected,
             flat=bool(self.config.get("flatten_records")),
             references=all_references(self.name),

@@ -33,7 +33,7 @@ from tap_daktela.query import ListQuery
 from tap_daktela.shaping import CUSTOM_FIELDS, DROPPED_KEYS
 
 if t.TYPE_CHECKING:
-    from tap_daktela.tap import TapDaktela
+    from tap_daktela.run import DaktelaRun
 
 SAMPLE_SIZE = 100
 SAMPLE_TIMEOUT = 30.0  # seconds per sample request, at most
@@ -143,7 +143,7 @@ def what_discovery_needs(record: dict, declared: t.Container[str]) -> dict:
     return kept
 
 
-def sample(tap: TapDaktela, endpoint: str, declared: t.Container[str] = ()) -> list[dict]:
+def sample(tap: DaktelaRun, endpoint: str, declared: t.Container[str] = ()) -> list[dict]:
     """Up to `SAMPLE_SIZE` recent records of an endpoint (one request), each as `what_discovery_needs`."""
     spec = ENDPOINTS_BY_NAME[endpoint]
     order = spec.replication_key or spec.primary_key
@@ -166,7 +166,7 @@ def sample(tap: TapDaktela, endpoint: str, declared: t.Container[str] = ()) -> l
 
 
 def discover_schemas(
-    tap: TapDaktela, static: dict[str, dict], learned: dict[str, InstanceFacts] | None = None
+    tap: DaktelaRun, static: dict[str, dict], learned: dict[str, InstanceFacts] | None = None
 ) -> dict[str, dict]:
     """Every stream's live schema; the static ones where the instance cannot be asked (see the docstring).
     `learned` gets what each sample showed of the instance (`instance_facts`): a sync that discovered its

@@ -114,6 +114,14 @@ class TapDaktela(Tap):
             description="First retry wait; doubles each retry (a 429's Retry-After wins)",
         ),
         th.Property(
+            "activate_version",
+            th.BooleanType,
+            default=True,
+            description="Mark each whole read (full tables every run; incremental streams without bookmark, "
+            "start_date and end_date) with ACTIVATE_VERSION after its last record, so a target that honours it "
+            "removes deleted records; false: no version messages (a target that cannot remove rows, e.g. CSV)",
+        ),
+        th.Property(
             "flatten_records",
             th.BooleanType,
             default=False,

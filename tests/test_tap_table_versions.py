@@ -95,3 +95,10 @@ def test_a_missing_channel_retires_nothing(fresh_sim, tmp_path):
     assert run.returncode == 0, run.stderr
     assert not [m for m in stream_messages(run, "activitiesSms") if m["type"] in ("ACTIVATE_VERSION", "RECORD")]
     assert_versioned_whole_read(run, "activitiesWap")
+
+
+def test_activate_version_false_sends_no_version_messages(sim, tmp_path):
+    run = run_tap(tmp_path, tap_config(sim, activate_version=False))
+    assert run.returncode == 0, run.stderr
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert all(m.get("version") is None for m in run.messages if m["type"] == "RECORD")

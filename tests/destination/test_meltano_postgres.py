@@ -33,6 +33,7 @@ def meltano_project(root: Path, postgres, database: str) -> Path:
     tap["executable"] = str(BIN / "tap-daktela")
     tap["select"] = [f"{stream}.*" for stream in STREAMS]
     tap["config"]["flatten_records"] = False  # a database target takes the nested values as they are
+    del tap["config"]["activate_version"]  # as the README says for a database loader: back to the default, on
     plugins["loaders"].append(
         {
             "name": "target-postgres",

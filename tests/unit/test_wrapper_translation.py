@@ -136,6 +136,7 @@ def test_plan_windowed_stream_with_bookmark():
         "page_size": 500,
         "max_concurrent_requests": 4,
         "flatten_records": True,
+        "activate_version": False,
         "start_date": "7 days ago",
         "end_date": "today",
     }
