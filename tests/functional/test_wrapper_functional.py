@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -25,19 +24,6 @@ ENDPOINTS = [endpoint.name for endpoint in TABLE]
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 PASSWORD = "s3cret-Pa55"
-
-
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(
-    not (_available("tap_daktela.tap") and _available("tests.simulator") and _available("tap_daktela.flattening")),
-    reason="needs the tap CLI (tap_daktela.tap) and the simulator (tests.simulator)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -560,7 +546,9 @@ def test_full_table_tables_load_full_even_when_the_configuration_says_incrementa
     assert manifest_of(tables / "tickets.csv")["incremental"] is True
     assert manifest_of(tables / "users.csv")["incremental"] is False
     assert manifest_of(tables / "statuses.csv")["incremental"] is False
-    said = [line for line in (done.stdout + done.stderr).splitlines() if "Loaded in full whatever the load type" in line]
+    said = [
+        line for line in (done.stdout + done.stderr).splitlines() if "Loaded in full whatever the load type" in line
+    ]
     assert len(said) == 1 and "users, statuses" in said[0], done.stdout + done.stderr
 
     row = load_case("row_config")
@@ -573,4 +561,6 @@ def test_full_table_tables_load_full_even_when_the_configuration_says_incrementa
 
     config["parameters"]["destination"] = {"incremental": False}
     done = run(config, tmp_path / "full", sim.url)
-    assert "Loaded in full whatever the load type" not in done.stdout + done.stderr  # said only when incremental was asked for
+    assert (
+        "Loaded in full whatever the load type" not in done.stdout + done.stderr
+    )  # said only when incremental was asked for
