@@ -189,9 +189,10 @@ def test_close_reaps_the_forkserver_and_a_new_starter_starts_another(tmp_path):
     with open(os.devnull, "rb") as nothing:  # while it dies: a clear error
         while _alive(server):
             with contextlib.suppress(LaunchError):
-                starter.start(
+                started = starter.start(
                     "tap-daktela", ["--about"], stdin=nothing.fileno(), stdout=2, stderr=2, env={}, cwd=tmp_path
                 )
+                started.wait(timeout=60)  # a start that got through before the server died: reap it
     with open(os.devnull, "rb") as nothing, (tmp_path / "about").open("wb") as out:
         process = starter.start(
             "tap-daktela", ["--about"], stdin=nothing.fileno(), stdout=out.fileno(), stderr=2, env={}, cwd=tmp_path
