@@ -165,3 +165,16 @@ def test_bench_plan_covers_every_case_in_table_order() -> None:
     ]
     assert [case for case, _ in bench.plan(["wrapper-exec", "raw"])] == ["raw", "wrapper-exec"]
     assert {endpoint.name for endpoint in ENDPOINTS} <= set(totals) == set(SCALES["bench10"])
+
+
+def test_bench_cases_after_the_nightly_case_read_its_changes(tmp_path: Path) -> None:
+    """The nightly case changes the simulator's data; the component at the next latency reads those records too
+    (they carry today's time, inside every component case's window) and every count still matches."""
+    report, _ = run_bench(tmp_path, "--cases", "wrapper,nightly", "--latency", "0,1", "--streams", "tickets,users")
+    found = checks(report)
+    assert [line.split(" [")[0] for line, _, _ in found] == [
+        "- OK  keboola_wrapper, 2 endpoints",
+        "- OK  keboola_wrapper whole read, 2 endpoints (incremental config, no state)",
+    ] * 2, found
+    inserted = sum(n for ep, n, _ in MUTATIONS if ep == "tickets")
+    assert found[2][2] == found[0][2] + inserted  # the simulator's total after the first nightly case's inserts

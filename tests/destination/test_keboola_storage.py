@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tap_daktela.endpoints import ENDPOINTS, Endpoint
 from tests.destination.changes import Changes, as_utc, change_everything, expected_table, text_field
-from tests.functional.test_wrapper_functional import run as run_component
+from tests.keboola.test_wrapper_functional import run as run_component
 from tests.simulator import DaktelaSimulator
 
 

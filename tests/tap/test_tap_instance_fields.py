@@ -25,7 +25,7 @@ from tap_daktela.instance_facts import fields_of
 from tap_daktela.references import references, schema_for_mode
 from tap_daktela.shaping import SECRET_KEYS, RecordShaper
 from tap_daktela.streams import STREAM_TYPES
-from tests.conftest import BIN, run_tap, tap_config
+from tests.conftest import BIN, REPO, run_tap, tap_config
 
 INTERNALS = {"_sys", "_rdata", "_guiData"}
 CF = "customFields"
@@ -54,7 +54,7 @@ STATIC = {
 SAMPLES = next(
     (
         folder / "daktela-api" / "samples"
-        for folder in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
+        for folder in (REPO.parent / "shared", Path("/work/shared"))
         if (folder / "daktela-api" / "samples").is_dir()
     ),
     Path("shared/daktela-api/samples"),

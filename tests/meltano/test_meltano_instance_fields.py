@@ -1,4 +1,4 @@
-"""Custom fields through the real Meltano CLI (issue 10), in a temporary copy of the project as tests/test_meltano.py
+"""Custom fields through the real Meltano CLI, in a temporary copy of the project as tests/meltano/test_meltano.py
 does: `meltano select tap-daktela --list --all` lists the contacts' custom fields from live discovery, and
 `meltano run tap-daktela target-csv` writes them as `customFields_<name>` columns. Two meltano invocations only
 (each installs the plugin it needs).
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.meltano.test_meltano import meltano, read_csv, run_files
 from tests.meltano_project import copy_project, user_env
 from tests.simulator import DaktelaSimulator
-from tests.test_meltano import meltano, read_csv, run_files
-from tests.test_tap_instance_fields import expected_flat_cells
+from tests.tap.test_tap_instance_fields import expected_flat_cells
 
 CF = "customFields"
 # Meltano's select rules, overriding meltano.yml (which selects everything): contacts with two custom fields.

@@ -18,7 +18,7 @@ from tests.conftest import run_tap, select, tap_config
 from tests.simulator import DaktelaSimulator
 from tests.simulator.models import MODEL_ENDPOINTS
 from tests.simulator.server import record_key
-from tests.test_tap_channels import FORBIDDEN, ISO_WITH_OFFSET, aware, date_time_pairs, expected_iso
+from tests.tap.test_tap_channels import FORBIDDEN, ISO_WITH_OFFSET, aware, date_time_pairs, expected_iso
 
 NEW_STREAMS = list(MODEL_ENDPOINTS)
 LOOKUPS = ["ticketsSla", "crmDatabases", "databases", "crmRecordsTypes", "profiles", "roles", "timegroups"]

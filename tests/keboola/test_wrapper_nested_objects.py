@@ -21,7 +21,7 @@ from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.references import references
 from tap_daktela.schemas import load_schema
 from tests.embedded_copies import copies, models, regrouped
-from tests.functional.test_wrapper_functional import run as run_component
+from tests.keboola.test_wrapper_functional import run as run_component
 
 HERE = Path(__file__).parent
 CREDENTIALS = ("accessToken", "apiToken", "oauthToken", "refreshToken", "password", "secret")

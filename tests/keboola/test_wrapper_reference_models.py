@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from tap_daktela.endpoints import ENDPOINTS_BY_NAME, SNAPSHOT_TIME
-from tests.functional.test_wrapper_channels import KEBOOLA_TYPES, column_types, config_for
-from tests.functional.test_wrapper_functional import (
+from tests.keboola.test_wrapper_channels import KEBOOLA_TYPES, column_types, config_for
+from tests.keboola.test_wrapper_functional import (
     expected_columns,
     manifest_of,
-    pytestmark,  # noqa: F401  (the same skip condition: needs the tap CLI and the simulator)
     rows,
     run,
     user_error_line,

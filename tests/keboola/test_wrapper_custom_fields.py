@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from tests.functional.test_wrapper_functional import load_case, manifest_of, rows, run
+from tests.keboola.test_wrapper_functional import load_case, manifest_of, rows, run
 from tests.simulator import DaktelaSimulator
-from tests.test_tap_instance_fields import expected_flat_cells
+from tests.tap.test_tap_instance_fields import expected_flat_cells
 
 CF = "customFields"
 

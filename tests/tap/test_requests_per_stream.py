@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from tap_daktela.endpoints import ENDPOINTS
-from tests.conftest import run_tap, select, tap_config
-from tests.functional.test_wrapper_functional import run as run_component
+from tests.conftest import REPO, run_tap, select, tap_config
+from tests.keboola.test_wrapper_functional import run as run_component
 from tests.simulator import DaktelaSimulator
 
 STREAMS = [endpoint.name for endpoint in ENDPOINTS]
-INCREMENTAL = Path(__file__).parent / "functional" / "incremental" / "source" / "data"
+INCREMENTAL = REPO / "tests" / "keboola" / "incremental" / "source" / "data"
 UNDECLARED = "the instance sends fields the catalog does not declare, so they were not extracted: "
 
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tap_daktela.endpoints import ENDPOINTS as TAP_ENDPOINTS
+from tests.conftest import REPO
 from tests.simulator import CF_MODELS, CF_SCHEME_MODELS, PRIMARY_KEYS, REPLICATION_KEYS, SCALES, DaktelaSimulator, Knobs
 from tests.simulator import ENDPOINTS as SIM_ENDPOINTS
 from tests.simulator.models import MODEL_ENDPOINTS
@@ -21,7 +22,7 @@ from tests.simulator.server import record_key
 SAMPLES = next(
     (
         folder / "daktela-api" / "samples"
-        for folder in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared"))
+        for folder in (REPO.parent / "shared", Path("/work/shared"))
         if (folder / "daktela-api" / "samples").is_dir()
     ),
     Path("shared/daktela-api/samples"),
@@ -629,7 +630,7 @@ def test_cli_prints_url_and_credentials() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
     )
     try:
         assert proc.stdout is not None

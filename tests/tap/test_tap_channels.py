@@ -16,7 +16,7 @@ from tap_daktela.endpoints import ENDPOINTS_BY_NAME
 from tap_daktela.shaping import SECRET_KEYS
 from tests.conftest import run_tap, select, tap_config, walk_keys
 from tests.simulator import DaktelaSimulator
-from tests.test_tap_nested_objects import CHANNEL_OF_TYPE
+from tests.tap.test_tap_nested_objects import CHANNEL_OF_TYPE
 
 CHANNELS = ["activitiesSms", "activitiesFbm", "activitiesIgdm", "activitiesWap", "activitiesVbr", "activitiesWeb"]
 FULL_TABLES = ["ticketsCategories", "campaignsTypes"]

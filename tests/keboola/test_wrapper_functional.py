@@ -1,5 +1,5 @@
 """End-to-end runs of the real component (`python -m keboola_wrapper`, real tap, real target-csv) against the
-local Daktela simulator. Each case is a Keboola data folder under tests/functional/<case>/source/data; the
+local Daktela simulator. Each case is a Keboola data folder under tests/keboola/<case>/source/data; the
 simulator's URL is injected into its config.json at test time.
 """
 

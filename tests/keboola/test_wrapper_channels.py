@@ -10,11 +10,10 @@ from datetime import datetime
 import pytest
 
 from tap_daktela.shaping import SECRET_KEYS
-from tests.functional.test_wrapper_functional import (
+from tests.keboola.test_wrapper_functional import (
     expected_columns,
     load_case,
     manifest_of,
-    pytestmark,  # noqa: F401  (the same skip condition: needs the tap CLI and the simulator)
     rows,
     run,
     user_error_line,

@@ -4,15 +4,15 @@ records that embed them embed exactly those records (so the tap's keys can join)
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from scripts.generate_schemas import DOCUMENTED_COMPONENTS, PREFIX, SCHEMA_REFS
+from tests.conftest import REPO
 from tests.simulator import SCALES, DaktelaSimulator
 from tests.simulator.models import MODEL_ENDPOINTS
 
-OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "daktela-api" / "openapi.json"
+OPENAPI = REPO.parent / "shared" / "daktela-api" / "openapi.json"
 INTERNALS = {"_sys", "_rdata", "_guiData"}
 OBSERVED = {"crmDatabases": {"contactsCFScheme"}, "timegroups": {"crons", "groups"}}
 

@@ -21,7 +21,7 @@ import pytest
 
 from keboola_wrapper.launcher import ExecStarter, ForkStarter, LaunchError
 from keboola_wrapper.runner import target_settings
-from tests.conftest import BIN, PASSWORD, select, tap_config
+from tests.conftest import BIN, PASSWORD, REPO, select, tap_config
 
 
 def _start_and_collect(starter, program: str, args: list[str], *, env: dict, cwd: Path, stdin: bytes = b""):
@@ -244,7 +244,7 @@ def test_wrapper_target_writes_the_same_csv_as_stock_target_csv(sim, tmp_path, d
 
 def test_only_the_runner_uses_the_launcher():
     """Processes start in one place: the component, translation and the rest never see a Starter or Process."""
-    package = Path(__file__).resolve().parent.parent / "keboola_wrapper"
+    package = REPO / "keboola_wrapper"
     users = sorted(
         path.name
         for path in package.glob("*.py")
