@@ -504,16 +504,16 @@ class Bench:
         result.alone = names == [BIG_STREAM] and self.streams != [BIG_STREAM]
         return result
 
-    def _component(
-        self, data: Path, mode: str, launcher: str, incremental: bool = False, date_to: str = "today"
-    ) -> tuple[Run, dict[str, int]]:
+    def _component(self, data: Path, mode: str, launcher: str, incremental: bool = False) -> tuple[Run, dict[str, int]]:
         """`python -m keboola_wrapper` on the data folder `data` (its config written here; `in/` as it is): the run
-        and the rows of every CSV table it wrote."""
+        and the rows of every CSV table it wrote. Its window ends tomorrow: the nightly case's changes carry the
+        current time, which `date_to: today` (midnight) would leave to the next day's run."""
+        until = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
         params = {
             "connection": {"url": self.sim.url, "username": "api_user", "#password": "s3cret-Pa55"},
             "data_selection": {
                 "date_from": "2000-01-01",
-                "date_to": date_to,
+                "date_to": until,
                 "nested_objects": mode,
                 "endpoints": [{"endpoint": ep} for ep in self.streams],
             },
@@ -559,12 +559,9 @@ class Bench:
         then the incremental run from the first run's state. The second must bring every changed record."""
         conc = self._component_concurrency()
         n = len(self.streams)
-        # the simulator stamps its changes with the current time, which `date_to: today` (midnight) leaves to the
-        # next day's run
-        until = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
         with tempfile.TemporaryDirectory(prefix="bench-nightly-") as d:
             data = Path(d)
-            run, got = self._component(data, "keys", "fork", incremental=True, date_to=until)
+            run, got = self._component(data, "keys", "fork", incremental=True)
             whole = self._finish(
                 f"keboola_wrapper whole read, {n} endpoints (incremental config, no state)",
                 latency,
@@ -585,7 +582,7 @@ class Bench:
             shutil.rmtree(data / "out", ignore_errors=True)
             changed = {ep: keys for ep, keys in self.sim.mutate().items() if ep in self.streams}
             self.pages_by_endpoint = {ep: max(1, math.ceil(k / PAGE)) for ep, k in self.sim.totals.items()}
-            run, got = self._component(data, "keys", "fork", incremental=True, date_to=until)
+            run, got = self._component(data, "keys", "fork", incremental=True)
             missing = missing_keys(data / "out" / "tables", changed)
         counters = self.sim.command("counters")
         rows = sum(got.get(ep, 0) for ep in self.streams)
